@@ -1,0 +1,214 @@
+"""Reading configs: YAML with a safe loader, ``--set`` overrides, validation into ``Config``.
+
+Every problem becomes one ``ConfigError`` naming the key path, the bad value and what is allowed.
+"""
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from dlcli.config.schema import Config
+from dlcli.errors import ConfigError
+from dlcli.registry import did_you_mean
+
+# Keys whose values are free-form mappings (checked later by the stage that uses them).
+_FREE_FORM = {("data", "options")}
+_PATH_KEYS = (("data", "train"), ("data", "dev"), ("data", "test"), ("model", "init_from"))
+
+
+def read_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The mapping in a YAML file, or a ConfigError that says what is wrong with it."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("", message=f"config file {str(path)!r} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError("", message=f"cannot read config file {str(path)!r}: {exc}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.constructor.ConstructorError as exc:
+        raise ConfigError("", message=f"{path}: YAML tags that build Python objects are not "
+                          f"allowed ({exc.problem})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError("", message=f"{path}: malformed YAML{where}: {problem}") from None
+    if raw is None:
+        raise ConfigError("", message=f"{path} is empty; a config is a YAML mapping with at "
+                          "least data: and model: sections")
+    if not isinstance(raw, dict):
+        raise ConfigError("", message=f"{path} holds a YAML {type(raw).__name__}, "
+                          "not a mapping of config keys")
+    return raw
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``KEY.PATH=VALUE`` -> (key path, value parsed as a YAML scalar)."""
+    key, sep, value = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ConfigError("--set", text, "write overrides as KEY.PATH=VALUE, "
+                          "e.g. --set optimizer.learning_rate=0.01")
+    try:
+        parsed = yaml.safe_load(value) if value.strip() else None
+    except yaml.YAMLError:
+        parsed = value
+    return key, parsed
+
+
+def _schema_at(parts: list[str]) -> type[BaseModel] | None:
+    """The section model at a key path (None for free-form mappings and leaves)."""
+    model: type[BaseModel] | None = Config
+    for part in parts:
+        if model is None:
+            return None
+        field = model.model_fields.get(part)
+        if field is None:
+            return None
+        model = _section_type(field.annotation)
+    return model
+
+
+def _section_type(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _section_type(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """A copy of ``raw`` with every ``KEY.PATH=VALUE`` applied; unknown keys are errors."""
+    raw = copy.deepcopy(raw)
+    for text in overrides:
+        key, value = parse_override(text)
+        parts = key.split(".")
+        node = raw
+        for depth, part in enumerate(parts):
+            prefix = parts[:depth]
+            free = tuple(prefix) in _FREE_FORM
+            section = _schema_at(prefix)
+            if not free:
+                allowed = list(section.model_fields) if section else []
+                if part not in allowed:
+                    where = ".".join(prefix) or "the top level"
+                    hint = did_you_mean(part, allowed)
+                    listing = f"keys at {where}: {', '.join(allowed)}" if allowed else \
+                        f"{where} has no sub-keys"
+                    raise ConfigError("--set " + key, value, listing, hint)
+            if depth == len(parts) - 1:
+                node[part] = value
+            else:
+                child = node.get(part)
+                if not isinstance(child, dict):
+                    child = {}
+                    node[part] = child
+                node = child
+    return raw
+
+
+def _key_path(error: dict[str, Any], raw: dict[str, Any]) -> list[str]:
+    """The user's key path of a pydantic error (pydantic adds union member names to it)."""
+    parts: list[str] = []
+    node: Any = raw
+    for part in (str(p) for p in error["loc"]):
+        if isinstance(node, dict) and part in node:
+            parts.append(part)
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            parts.append(f"[{part}]")
+            node = node[int(part)]
+        elif error["type"] == "missing" and isinstance(node, dict):
+            parts.append(part)
+            break
+    return parts
+
+
+def _join(parts: list[str]) -> str:
+    return ".".join(parts).replace(".[", "[")
+
+
+def _lower(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
+def _format_error(errors: list[dict[str, Any]], raw: dict[str, Any]) -> ConfigError:
+    error = errors[0]
+    parts = _key_path(error, raw)
+    path = _join(parts)
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        section = _schema_at([p for p in parts[:-1] if not p.startswith("[")])
+        allowed = list(section.model_fields) if section else []
+        hint = did_you_mean(parts[-1], allowed)
+        return ConfigError(path, message=f"{path}: unknown key {parts[-1]!r}"
+                           + (f" ({hint})" if hint else "")
+                           + f"; allowed keys here: {', '.join(allowed)}")
+    if kind == "missing":
+        return ConfigError(path, message=f"{path}: required key is missing")
+    if kind == "value_error":
+        return ConfigError("", message=str(error.get("ctx", {}).get("error", error["msg"])))
+    value = error.get("input")
+    # A union (``batch_size: 64 | full``) fails once per member: say what each would take.
+    same = [e for e in errors if _key_path(e, raw) == parts and e["type"] != "value_error"]
+    hint = ""
+    allowed: list[str] = []
+    for each in same:
+        if each["type"] in ("literal_error", "enum"):
+            expected = each.get("ctx", {}).get("expected", "")
+            names = [n.strip(" '") for n in expected.replace(" or ", ",").split(",")
+                     if n.strip()]
+            allowed.append("one of " + ", ".join(names))
+            hint = hint or did_you_mean(str(value), names)
+        else:
+            allowed.append(_lower(each["msg"]).removeprefix("input should be "))
+    unique = list(dict.fromkeys(allowed))
+    return ConfigError(path, value, "must be " + ", or ".join(unique), hint)
+
+
+def validate(raw: dict[str, Any]) -> Config:
+    """A ``Config`` from plain data, or the first problem as a ConfigError."""
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        # Report unknown keys first, then wrong values; missing keys last.
+        # The deepest key path is the most specific (a bad list element, not the whole list).
+        errors.sort(key=lambda e: (e["type"] != "extra_forbidden", e["type"] == "missing",
+                                   -len(_key_path(e, raw))))
+        raise _format_error(errors, raw) from None
+
+
+def _absolute_paths(raw: dict[str, Any], base: Path) -> None:
+    # Relative paths are relative to the current working directory; the resolved config keeps
+    # them absolute so it reproduces the run from anywhere.
+    for section, key in _PATH_KEYS:
+        value = raw.get(section, {}).get(key) if isinstance(raw.get(section), dict) else None
+        if isinstance(value, str) and value:
+            raw[section][key] = str((base / value).resolve())
+
+
+def load_config(path: str | os.PathLike[str] | None = None, overrides: list[str] | None = None,
+                *, raw: dict[str, Any] | None = None, name: str | None = None) -> Config:
+    """Read, override and validate a config. ``name`` wins over the config's ``name:``;
+    without either, the run is named after the file's stem."""
+    if raw is None:
+        if path is None:
+            raise ConfigError("", message="no config given")
+        raw = read_yaml(path)
+    raw = apply_overrides(raw, list(overrides or []))
+    if name is not None:
+        raw["name"] = name
+    elif raw.get("name") is None:
+        raw["name"] = Path(path).stem if path is not None else "run"
+    _absolute_paths(raw, Path.cwd())
+    return validate(raw)

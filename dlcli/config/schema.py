@@ -1,0 +1,201 @@
+"""The config schema (SPEC section 0): one typed, validated object handed to every stage.
+
+Names of components are listed here as literals; ``tests/test_registries.py`` checks that they are
+exactly the names each registry accepts.
+"""
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (BaseModel, ConfigDict, Field, field_serializer, field_validator,
+                      model_validator)
+
+INITIALIZERS = ("zeros", "random", "lecun", "tanh", "he", "xavier")
+ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid", "linear")
+OUTPUTS = ("auto", "sigmoid", "softmax")
+OPTIMIZERS = ("gd", "momentum", "rmsprop", "adam")
+SCHEDULES = ("none", "inverse_time", "exponential", "inverse_sqrt")
+DATASETS = ("moons", "circles", "flower", "spirals", "blobs", "digits", "iris", "wine",
+            "breast_cancer")
+NORMALIZERS = ("none", "standardize", "minmax")
+DTYPES = ("float32", "float64")
+MONITORS = ("dev_loss", "dev_accuracy", "train_loss", "train_accuracy", "cost")
+
+Initializer = Literal["zeros", "random", "lecun", "tanh", "he", "xavier"]
+Activation = Literal["relu", "leaky_relu", "tanh", "sigmoid", "linear"]
+Probability = Annotated[float, Field(gt=0.0, le=1.0)]
+UnitInterval = Annotated[float, Field(ge=0.0, lt=1.0)]
+
+
+class Section(BaseModel):
+    """Every config section: unknown keys are errors, values are re-validated on assignment."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class AugmentConfig(Section):
+    flip: bool = False
+    shift: int = Field(0, ge=0)
+    rotate: float = Field(0.0, ge=0.0, le=180.0)
+
+    @property
+    def active(self) -> bool:
+        return self.flip or self.shift > 0 or self.rotate > 0
+
+
+class DataConfig(Section):
+    dataset: Literal[DATASETS] | None = None  # type: ignore[valid-type]
+    options: dict[str, Any] = Field(default_factory=dict)
+    train: str | None = None
+    dev: str | None = None
+    test: str | None = None
+    target: str | None = None
+    dev_fraction: UnitInterval = 0.0
+    test_fraction: UnitInterval = 0.0
+    normalize: Literal[NORMALIZERS] = "standardize"  # type: ignore[valid-type]
+    augment: AugmentConfig = Field(default_factory=AugmentConfig)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataConfig:
+        if (self.dataset is None) == (self.train is None):
+            raise ValueError("give exactly one of data.dataset (a built-in data set) and "
+                             "data.train (a CSV or NPZ file)")
+        if self.dataset is not None and (self.dev or self.test):
+            raise ValueError("data.dev and data.test files go with data.train, not with a "
+                             "built-in data set; use dev_fraction / test_fraction")
+        if self.dev and self.dev_fraction:
+            raise ValueError("give data.dev or data.dev_fraction, not both")
+        if self.test and self.test_fraction:
+            raise ValueError("give data.test or data.test_fraction, not both")
+        if self.dev_fraction + self.test_fraction >= 0.9:
+            raise ValueError("data.dev_fraction + data.test_fraction must leave at least 10% "
+                             "of the data for training")
+        if self.options and self.dataset is None:
+            raise ValueError("data.options are options of a built-in data set; "
+                             "give data.dataset too")
+        return self
+
+
+class BatchNormConfig(Section):
+    momentum: UnitInterval = 0.9
+    epsilon: float = Field(1e-5, gt=0.0)
+
+
+class ModelConfig(Section):
+    hidden: list[Annotated[int, Field(ge=1)]]
+    activation: Activation | list[Activation] = "relu"
+    output: Literal[OUTPUTS] = "auto"  # type: ignore[valid-type]
+    init: Initializer = "he"
+    init_scale: float = Field(0.01, ge=0.0)
+    init_from: str | None = None
+    batch_norm: BatchNormConfig | None = None
+    keep_prob: Probability | list[Probability] = 1.0
+
+    @field_validator("batch_norm", mode="before")
+    @classmethod
+    def _bool_batch_norm(cls, value: Any) -> Any:
+        if value is True:
+            return {}
+        if value is False:
+            return None
+        return value
+
+    @field_serializer("batch_norm")
+    def _write_batch_norm(self, value: BatchNormConfig | None) -> Any:
+        # SPEC section 0 spells "off" as false, not null.
+        return False if value is None else value.model_dump()
+
+    @model_validator(mode="after")
+    def _per_layer_lengths(self) -> ModelConfig:
+        for key in ("activation", "keep_prob"):
+            value = getattr(self, key)
+            if isinstance(value, list) and len(value) != len(self.hidden):
+                raise ValueError(f"model.{key} has {len(value)} values for "
+                                 f"{len(self.hidden)} hidden layers; give one value, "
+                                 "or one per hidden layer")
+        return self
+
+    def activations(self) -> list[str]:
+        """One activation name per hidden layer."""
+        value = self.activation
+        return list(value) if isinstance(value, list) else [value] * len(self.hidden)
+
+    def keep_probs(self) -> list[float]:
+        """One keep probability per hidden layer."""
+        value = self.keep_prob
+        return list(value) if isinstance(value, list) else [value] * len(self.hidden)
+
+
+class RegularizationConfig(Section):
+    l2: float = Field(0.0, ge=0.0)
+    l1: float = Field(0.0, ge=0.0)
+
+
+class OptimizerConfig(Section):
+    name: Literal[OPTIMIZERS] = "adam"  # type: ignore[valid-type]
+    learning_rate: float = Field(0.001, gt=0.0)
+    beta: UnitInterval = 0.9
+    beta1: UnitInterval = 0.9
+    beta2: UnitInterval = 0.999
+    epsilon: float = Field(1e-8, gt=0.0)
+
+
+class ScheduleConfig(Section):
+    name: Literal[SCHEDULES] = "none"  # type: ignore[valid-type]
+    decay_rate: float = Field(1.0, ge=0.0)
+    base: float = Field(0.95, gt=0.0, le=1.0)
+    k: float = Field(1.0, gt=0.0)
+    interval: int = Field(1, ge=1)
+
+
+class EarlyStoppingConfig(Section):
+    monitor: Literal[MONITORS] = "dev_loss"  # type: ignore[valid-type]
+    patience: int = Field(50, ge=1)
+    min_delta: float = Field(0.0, ge=0.0)
+    restore_best: bool = True
+
+    @property
+    def mode(self) -> str:
+        """``max`` for accuracies, ``min`` for losses."""
+        return "max" if self.monitor.endswith("accuracy") else "min"
+
+
+class TrainingConfig(Section):
+    epochs: int = Field(100, ge=1)
+    batch_size: Annotated[int, Field(ge=1)] | Literal["full"] = 64
+    shuffle: bool = True
+    dtype: Literal[DTYPES] = "float32"  # type: ignore[valid-type]
+    eval_every: int = Field(1, ge=1)
+    checkpoint_every: int = Field(10, ge=1)
+    early_stopping: EarlyStoppingConfig | None = None
+    log_grad_norms: bool = False
+
+
+class Config(Section):
+    """A whole experiment."""
+
+    name: str | None = Field(None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._-]+$")
+    seed: int = Field(0, ge=0)
+    data: DataConfig
+    model: ModelConfig
+    regularization: RegularizationConfig = Field(default_factory=RegularizationConfig)
+    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+
+    @model_validator(mode="after")
+    def _early_stopping_needs_monitor(self) -> Config:
+        stopping = self.training.early_stopping
+        if stopping and stopping.monitor.startswith("dev_") and not self.has_dev_split:
+            raise ValueError("training.early_stopping monitors "
+                             f"{stopping.monitor}, which needs a dev split: give data.dev "
+                             "or data.dev_fraction > 0")
+        return self
+
+    @property
+    def has_dev_split(self) -> bool:
+        return bool(self.data.dev) or self.data.dev_fraction > 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved config as plain data (what ``config.yaml`` holds)."""
+        return self.model_dump(mode="json")

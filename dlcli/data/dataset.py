@@ -1,0 +1,47 @@
+"""The data a run trains on: splits of row-major features and integer class labels."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class Split:
+    """One split. ``X`` is (m, n_features), C-contiguous, in the run's dtype; ``y`` is (m,)
+    int64 class labels 0..K-1."""
+
+    X: np.ndarray
+    y: np.ndarray
+
+    @property
+    def m(self) -> int:
+        return int(self.X.shape[0])
+
+
+@dataclass
+class Dataset:
+    """Train, optional dev and test splits, normalised with statistics of the training split."""
+
+    train: Split
+    dev: Split | None
+    test: Split | None
+    n_classes: int
+    class_names: list[str]
+    feature_names: list[str]
+    image_shape: tuple[int, int] | None = None  # (height, width) for image data, else None
+    # The fitted normalisation: x_normalised = (x - shift) / scale, per feature.
+    shift: np.ndarray | None = None
+    scale: np.ndarray | None = None
+    source: str = ""
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_features(self) -> int:
+        return int(self.train.X.shape[1])
+
+    def splits(self) -> dict[str, Split]:
+        """The splits that exist, by name (``train``, ``dev``, ``test``)."""
+        named = {"train": self.train, "dev": self.dev, "test": self.test}
+        return {name: split for name, split in named.items() if split is not None}
