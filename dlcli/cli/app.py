@@ -1,0 +1,64 @@
+"""The command line: a thin client of the library.
+
+Library errors become messages and exit codes here and only here: 2 for bad input, 1 for a
+failed check or run, 130 for Ctrl-C.
+"""
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from dlcli import __version__, console
+from dlcli.cli.train import train
+from dlcli.errors import DlcliError
+
+app = typer.Typer(
+    name="dlcli",
+    help="Train NumPy networks from YAML configs and see what initialisation, regularisation, "
+         "optimisers, learning-rate decay, batch norm and batch size do.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"dlcli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """Train NumPy networks from YAML configs; compare what the techniques of the course do."""
+
+
+app.command()(train)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``dlcli`` script and ``python -m dlcli``."""
+    try:
+        app(args=argv, prog_name="dlcli", standalone_mode=False)
+    except DlcliError as exc:
+        console.error(str(exc))
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        console.error("interrupted; what was logged is kept (resume with dlcli resume RUN_DIR)")
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        console.error("aborted")
+        sys.exit(130)
+    except Exception as exc:  # click's usage errors
+        import click
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

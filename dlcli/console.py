@@ -1,0 +1,118 @@
+"""Everything dlcli draws on the terminal: progress bars, summaries, messages.
+
+Diagnostics and progress go to stderr; stdout carries what a script would read (the run
+directory, machine formats), so ``dlcli train cfg.yaml | tail -1`` is the run directory.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                           TimeElapsedColumn, TimeRemainingColumn)
+from rich.table import Table
+
+from dlcli.train.callbacks import Callback
+from dlcli.train.loop import Trainer
+
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True)
+
+
+def error(message: str) -> None:
+    err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+
+
+def warn(message: str) -> None:
+    err.print(f"[yellow]{message}[/]")
+
+
+def info(message: str) -> None:
+    err.print(message, markup=False)
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+class ProgressBar(Callback):
+    """A rich progress bar over epochs showing the current cost and dev accuracy.
+
+    Updates at most ten times a second, so drawing costs nothing next to training."""
+
+    def __init__(self, total_epochs: int, description: str = "training",
+                 console: Console | None = None) -> None:
+        self.total = total_epochs
+        self.description = description
+        self.console = console or err
+        self._progress: Progress | None = None
+        self._task: Any = None
+        self._last = 0.0
+        self._fields = {"cost": "-", "dev": ""}
+
+    def on_train_begin(self, trainer: Trainer) -> None:
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("epochs  cost {task.fields[cost]}{task.fields[dev]}"),
+            TimeElapsedColumn(), TimeRemainingColumn(), console=self.console, transient=False)
+        self._progress.start()
+        self._task = self._progress.add_task(self.description, total=self.total,
+                                             completed=trainer.progress.epoch, **self._fields)
+
+    def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
+        now = time.monotonic()
+        if now - self._last < 0.1 and row["epoch"] < self.total:
+            return
+        self._last = now
+        self._update(row)
+
+    def _update(self, row: dict[str, Any]) -> None:
+        assert self._progress is not None
+        dev = row.get("dev_accuracy")
+        self._progress.update(self._task, completed=row["epoch"], cost=_fmt(row.get("cost")),
+                              dev=f"  dev acc {dev:.3f}" if dev is not None else "")
+
+    def on_train_end(self, trainer: Trainer) -> None:
+        if self._progress is None:
+            return
+        if trainer.history:
+            self._update(trainer.history[-1])
+        self._progress.stop()
+
+
+def summary_table(metrics: dict[str, Any]) -> Table:
+    """Final and best metrics of one run."""
+    table = Table(title=f"{metrics.get('run', '')} — {metrics.get('status', '')}",
+                  title_justify="left")
+    table.add_column("")
+    keys = [k for k in ("cost", "train_loss", "train_accuracy", "dev_loss", "dev_accuracy",
+                        "test_loss", "test_accuracy")
+            if k in metrics.get("final", {}) or k in metrics.get("best", {})]
+    for key in keys:
+        table.add_column(key.replace("_", " "), justify="right")
+    for label in ("final", "best"):
+        block = metrics.get(label) or {}
+        epoch = block.get("epoch")
+        table.add_row(f"{label} (epoch {epoch})" if epoch is not None else label,
+                      *[_fmt(block.get(k)) for k in keys])
+    return table
+
+
+def print_summary(metrics: dict[str, Any]) -> None:
+    err.print(summary_table(metrics))
+    seconds = metrics.get("train_seconds") or 0.0
+    speed = metrics.get("samples_per_second")
+    err.print(f"{metrics.get('epochs_run')} epochs, {metrics.get('steps')} steps, "
+              f"{seconds:.2f}s training" + (f", {speed:,.0f} samples/s" if speed else ""),
+              markup=False)
+
+
+def print_lines(lines: Iterable[str]) -> None:
+    for line in lines:
+        out.print(line, markup=False)

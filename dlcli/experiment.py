@@ -1,0 +1,196 @@
+"""One experiment, wired end to end: ``run(config, runs_dir)`` for the CLI and for Python users.
+
+Everything that can be wrong with the input (config, data, init_from) is found before the run
+directory is made. Then the run directory gets config.yaml, overrides.yaml, metrics.json (status
+``running``), history.csv row by row, checkpoints, and at the end params.npz, cost.png and the
+final metrics.json.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import platform
+import socket
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dlcli import __version__
+from dlcli.config.schema import Config
+from dlcli.data import Augmenter, load_data
+from dlcli.data.dataset import Dataset
+from dlcli.runs.files import clean_json, write_json, write_npz, write_yaml
+from dlcli.runs.recorder import Recorder
+from dlcli.runs.rundir import create_run_dir
+from dlcli.train.build import build_network, build_optimizer, check_fits, load_initial_params
+from dlcli.train.callbacks import Callback, EarlyStopping
+from dlcli.train.loop import Trainer
+from dlcli.train.streams import Streams
+
+Log = Callable[[str], None]
+METRIC_KEYS = ("cost", "train_loss", "train_accuracy", "dev_loss", "dev_accuracy")
+
+
+@dataclass
+class Prepared:
+    """A validated experiment, ready to train: nothing has been written yet."""
+
+    config: Config
+    data: Dataset
+    trainer: Trainer
+    hints: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunResult:
+    path: Path
+    status: str
+    metrics: dict[str, Any]
+    history: list[dict[str, Any]]
+
+
+def prepare(config: Config, callbacks: list[Callback] | None = None) -> Prepared:
+    """Load the data and build the network, optimiser and trainer; raise on any bad input."""
+    streams = Streams.from_seed(config.seed)
+    data = load_data(config.data, streams.data, config.training.dtype)
+    augment = Augmenter(data, config.data.augment) if config.data.augment.active else None
+    network = build_network(config, data.n_features, data.n_classes, streams.init)
+    if config.model.init_from:
+        load_initial_params(network, config.model.init_from)
+    optimizer = build_optimizer(config, network)
+    stopping = config.training.early_stopping
+    all_callbacks: list[Callback] = []
+    if stopping is not None:
+        all_callbacks.append(EarlyStopping(stopping.monitor, stopping.patience,
+                                           stopping.min_delta, stopping.restore_best,
+                                           stopping.mode))
+    all_callbacks += list(callbacks or [])
+    trainer = Trainer(config, network, optimizer, data, streams, augment=augment,
+                      callbacks=all_callbacks)
+    return Prepared(config, data, trainer, check_fits(config, data))
+
+
+def monitor_of(config: Config) -> tuple[str, str]:
+    """(history column, min|max) that picks the best epoch."""
+    stopping = config.training.early_stopping
+    if stopping is not None:
+        return stopping.monitor, stopping.mode
+    return ("dev_loss", "min") if config.has_dev_split else ("train_loss", "min")
+
+
+def _best_row(history: list[dict[str, Any]], monitor: str, mode: str) -> dict[str, Any] | None:
+    rows = [r for r in history if r.get(monitor) is not None and np.isfinite(r[monitor])]
+    if not rows:
+        return None
+    pick = min if mode == "min" else max
+    return pick(rows, key=lambda r: r[monitor])
+
+
+def _block(row: dict[str, Any] | None) -> dict[str, Any]:
+    if row is None:
+        return {}
+    block = {"epoch": row["epoch"]}
+    block.update({k: row[k] for k in METRIC_KEYS if row.get(k) is not None})
+    return block
+
+
+def summarize(trainer: Trainer, *, run: str, started: str, test: dict[str, float],
+              parent: str | None = None) -> dict[str, Any]:
+    """The content of metrics.json."""
+    config = trainer.config
+    monitor, mode = monitor_of(config)
+    history = trainer.history
+    if trainer.restored_epoch is not None:
+        best = next(r for r in history if r["epoch"] == trainer.restored_epoch)
+    else:
+        best = _best_row(history, monitor, mode)
+    evaluated = [r for r in history if r.get("train_loss") is not None]
+    final = _block(evaluated[-1] if evaluated else (history[-1] if history else None))
+    if history:
+        final["cost"] = history[-1]["cost"]
+        final["epoch"] = history[-1]["epoch"]
+    final.update(test)
+    seconds = trainer.progress.train_seconds
+    return clean_json({
+        "run": run, "name": config.name, "status": trainer.status, "message": trainer.message,
+        "epochs_run": trainer.progress.epoch, "steps": trainer.progress.step,
+        "best_epoch": best["epoch"] if best else None, "monitor": monitor,
+        "final": final, "best": _block(best),
+        "train_seconds": round(seconds, 6),
+        "samples_per_second": round(trainer.progress.samples / seconds, 1) if seconds else None,
+        "seed": config.seed, "started": started,
+        "finished": None if trainer.status == "running" else _now(),
+        "host": socket.gethostname(), "parent": parent,
+        "versions": {"dlcli": __version__, "python": platform.python_version(),
+                     "numpy": np.__version__},
+    })
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def run(config: Config, runs_dir: str | Path = "runs", *, overrides: list[str] | None = None,
+        callbacks: list[Callback] | None = None, log: Log | None = None,
+        on_start: Callable[[Path, Prepared], None] | None = None) -> RunResult:
+    """Train ``config`` into a new run directory under ``runs_dir`` and return the result.
+
+    Raises ``InputError`` (nothing written) for bad input. A KeyboardInterrupt is recorded as
+    status ``interrupted`` and then re-raised."""
+    prepared = prepare(config, callbacks)
+    trainer = prepared.trainer
+    path = create_run_dir(runs_dir, config.name or "run")
+    started = _now()
+    logfile = open(path / "train.log", "a", encoding="utf-8")
+
+    def say(text: str) -> None:
+        logfile.write(text + "\n")
+        logfile.flush()
+        if log is not None:
+            log(text)
+
+    write_yaml(path / "config.yaml", config.to_dict())
+    write_yaml(path / "overrides.yaml", list(overrides or []))
+    write_json(path / "metrics.json", summarize(trainer, run=path.name, started=started, test={}))
+    # The recorder goes first so its final checkpoint is taken before restore-best.
+    trainer.callbacks.insert(0, Recorder(path))
+    data = prepared.data
+    say(f"run {path.name}: {data.source}, {data.train.m} training examples, "
+        f"{data.n_features} features, {data.n_classes} classes; "
+        f"network {trainer.network.sizes}, {trainer.network.theta.size} parameters")
+    for hint in prepared.hints:
+        say(f"hint: {hint}")
+    if on_start is not None:
+        on_start(path, prepared)
+    try:
+        trainer.fit()
+    except KeyboardInterrupt:
+        _finish(trainer, path, started, say)
+        raise
+    except Exception as exc:
+        trainer.status, trainer.message = "failed", f"{type(exc).__name__}: {exc}"
+        logfile.write(traceback.format_exc())
+        _finish(trainer, path, started, say)
+        raise
+    metrics = _finish(trainer, path, started, say)
+    logfile.close()
+    return RunResult(path, trainer.status, metrics, trainer.history)
+
+
+def _finish(trainer: Trainer, path: Path, started: str, say: Log) -> dict[str, Any]:
+    test = trainer.evaluate_test() if trainer.status in ("completed", "early_stopped") else {}
+    write_npz(path / "params.npz", trainer.network.get_params())
+    metrics = summarize(trainer, run=path.name, started=started, test=test)
+    write_json(path / "metrics.json", metrics)
+    try:
+        from dlcli.reports.plots import plot_cost
+        plot_cost(trainer.history, path / "cost.png", title=path.name)
+    except ImportError:  # plotting is optional for library users without matplotlib
+        pass
+    say(f"{trainer.status}" + (f": {trainer.message}" if trainer.message else "")
+        + f" after {trainer.progress.epoch} epochs ({trainer.progress.step} steps) in "
+        f"{trainer.progress.train_seconds:.2f}s of training")
+    return metrics

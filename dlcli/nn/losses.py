@@ -1,0 +1,134 @@
+"""Output layers with their cross-entropy costs (SPEC sections 2 and 3).
+
+Both are computed from the logits Z[L], never from log(A): no log(0), no overflow. Backward of
+either is ``dZ[L] = (A[L] - Y) / m``, written into a reused buffer.
+"""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+
+
+class SigmoidCrossEntropy:
+    """One sigmoid unit for binary labels 0/1."""
+
+    name = "sigmoid"
+
+    @staticmethod
+    def units(n_classes: int) -> int:
+        return 1
+
+    @staticmethod
+    def targets(y: np.ndarray, dtype: np.dtype) -> np.ndarray:
+        """The per-example target the step gathers: the label as a float."""
+        return y.astype(dtype)
+
+    @staticmethod
+    def work(m: int, dtype: np.dtype) -> SimpleNamespace:
+        """Reusable arrays for a batch of ``m``."""
+        return SimpleNamespace(dZ=np.empty((1, m), dtype), softplus=np.empty(m, dtype))
+
+    @staticmethod
+    def forward_backward(Z: np.ndarray, t: np.ndarray, work: SimpleNamespace
+                         ) -> tuple[float, np.ndarray]:
+        """(J0, dZ) for logits Z (1, m) and float labels t (m,)."""
+        m = Z.shape[1]
+        z = Z[0]
+        # J0 = mean(softplus(z) - y z), with softplus(z) = logaddexp(0, z) (stable form).
+        sp = work.softplus
+        np.logaddexp(0.0, z, out=sp)
+        loss = (float(np.add.reduce(sp)) - float(np.dot(z, t))) / m
+        dZ = work.dZ
+        d = dZ[0]
+        # A = (1 + tanh(z/2)) / 2, the stable sigmoid; dZ = (A - y) / m = tanh(z/2)/2m + (1/2 - y)/m
+        np.multiply(z, 0.5, out=d)
+        np.tanh(d, out=d)
+        np.multiply(d, 0.5, out=d)
+        np.subtract(d, t, out=d)
+        np.add(d, 0.5, out=d)
+        np.multiply(d, 1.0 / m, out=d)
+        return loss, dZ
+
+    @staticmethod
+    def evaluate(Z: np.ndarray, y: np.ndarray) -> tuple[float, int]:
+        """(sum of per-example losses, number correct) in float64."""
+        z = Z[0].astype(np.float64)
+        loss = float(np.logaddexp(0.0, z).sum() - np.dot(z, y))
+        return loss, int(np.count_nonzero((z > 0) == (y == 1)))
+
+    @staticmethod
+    def probabilities(Z: np.ndarray) -> np.ndarray:
+        """(m, 2) class probabilities."""
+        p = 0.5 * (1.0 + np.tanh(0.5 * Z[0].astype(np.float64)))
+        return np.stack([1.0 - p, p], axis=1)
+
+
+class SoftmaxCrossEntropy:
+    """K softmax units for integer labels 0..K-1 (one-hot internally)."""
+
+    name = "softmax"
+
+    @staticmethod
+    def units(n_classes: int) -> int:
+        return n_classes
+
+    @staticmethod
+    def targets(y: np.ndarray, dtype: np.dtype) -> np.ndarray:
+        return y.astype(np.intp)
+
+    @staticmethod
+    def work(m: int, dtype: np.dtype) -> SimpleNamespace:
+        return SimpleNamespace(max=np.empty(m, dtype), total=np.empty(m, dtype),
+                               at=np.empty(m, np.intp), arange=np.arange(m, dtype=np.intp))
+
+    @staticmethod
+    def forward_backward(Z: np.ndarray, t: np.ndarray, work: SimpleNamespace
+                         ) -> tuple[float, np.ndarray]:
+        """(J0, dZ) for logits Z (K, m) and integer labels t (m,). dZ overwrites Z, which the
+        backward pass no longer needs."""
+        K, m = Z.shape
+        mx, total, at = work.max, work.total, work.at
+        # Flat positions of each example's true class in the (K, m) arrays.
+        np.multiply(t, m, out=at)
+        np.add(at, work.arange, out=at)
+        picked = Z.ravel().take(at)
+        # log-sum-exp: subtract the column max before exp so nothing overflows.
+        np.maximum.reduce(Z, axis=0, out=mx)
+        np.subtract(Z, mx, out=Z)
+        np.exp(Z, out=Z)
+        np.add.reduce(Z, axis=0, out=total)
+        np.divide(Z, total, out=Z)                 # Z now holds A = softmax
+        # -log softmax(z)_y = log(sum exp(z - max)) + max - z_y
+        np.log(total, out=total)
+        np.add(total, mx, out=total)
+        np.subtract(total, picked, out=total)
+        loss = float(np.add.reduce(total)) / m
+        flat = Z.ravel()
+        flat[at] = flat.take(at) - 1.0            # A - Y without building the one-hot Y
+        np.multiply(Z, 1.0 / m, out=Z)
+        return loss, Z
+
+    @staticmethod
+    def evaluate(Z: np.ndarray, y: np.ndarray) -> tuple[float, int]:
+        Z = Z.astype(np.float64)
+        mx = Z.max(axis=0)
+        lse = np.log(np.exp(Z - mx).sum(axis=0)) + mx
+        picked = Z[y, np.arange(Z.shape[1])]
+        return float((lse - picked).sum()), int(np.count_nonzero(Z.argmax(axis=0) == y))
+
+    @staticmethod
+    def probabilities(Z: np.ndarray) -> np.ndarray:
+        Z = Z.astype(np.float64)
+        E = np.exp(Z - Z.max(axis=0))
+        return (E / E.sum(axis=0)).T
+
+
+OUTPUTS = {"sigmoid": SigmoidCrossEntropy, "softmax": SoftmaxCrossEntropy}
+
+
+def output_for(name: str, n_classes: int) -> type[SigmoidCrossEntropy] | type[SoftmaxCrossEntropy]:
+    """The output layer for ``model.output`` (``auto``: sigmoid for 2 classes, softmax above)."""
+    if name == "auto":
+        name = "sigmoid" if n_classes == 2 else "softmax"
+    return OUTPUTS[name]

@@ -1,0 +1,356 @@
+"""The network (SPEC sections 1-3, 8): forward and backward passes of a fully connected net.
+
+Every parameter lives in one flat vector ``theta`` with each layer's arrays as views into it, and
+the gradients likewise in ``grad`` with the same layout, so the optimiser is a handful of
+whole-vector operations whatever the depth. Without batch norm a layer's ``W`` and ``b`` share one
+block ``[W | b]`` of shape (n[l], n[l-1] + 1) and each activation buffer carries a row of ones
+underneath, so ``Z = [W | b] [A; 1]`` and ``[dW | db] = dZ [A; 1]^T`` are single matrix products.
+
+Training-step buffers are allocated once per batch size and reused. Shapes follow the course:
+``A (n[l], m)``, ``W (n[l], n[l-1])``, ``b (n[l], 1)``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+import numpy as np
+
+from dlcli.nn import batchnorm
+from dlcli.nn.activations import ACTIVATIONS, Activation, work_arrays
+from dlcli.nn.initializers import init_weights
+from dlcli.nn.losses import SigmoidCrossEntropy, SoftmaxCrossEntropy
+
+OutputLayer = type[SigmoidCrossEntropy] | type[SoftmaxCrossEntropy]
+EVAL_CHUNK = 8192  # examples per inference pass: bounds memory on large splits
+
+
+@dataclass
+class Layer:
+    """One layer's parameter views (into theta) and gradient views (into grad)."""
+
+    index: int                      # 1..L
+    n_in: int
+    n_out: int
+    activation: Activation | None   # None for the output layer
+    keep_prob: float
+    batch_norm: bool
+    W: np.ndarray
+    dW: np.ndarray
+    block: np.ndarray | None = None   # [W | b] when there is a bias
+    dblock: np.ndarray | None = None
+    b: np.ndarray | None = None
+    gamma: np.ndarray | None = None
+    beta: np.ndarray | None = None
+    dgamma: np.ndarray | None = None
+    dbeta: np.ndarray | None = None
+    running_mean: np.ndarray | None = None
+    running_var: np.ndarray | None = None
+
+
+@dataclass
+class _Buffers:
+    """Per-batch-size work arrays of one layer."""
+
+    Z: np.ndarray
+    A: np.ndarray            # (n + 1, m): activation with a row of ones (hidden layers)
+    dA: np.ndarray
+    G: np.ndarray | None     # g(Z~) before dropout, when backward needs it
+    D: np.ndarray | None     # dropout mask scaled by 1/keep_prob
+    Zn: np.ndarray | None    # batch norm's Z_norm
+    Zt: np.ndarray | None    # batch norm's output Z~
+    stats: dict
+    work: SimpleNamespace    # the activation's (hidden layers) or the loss's (output) scratch
+
+
+class Network:
+    """A fully connected network with every technique of the course."""
+
+    def __init__(self, sizes: list[int], activations: list[str], output: OutputLayer,
+                 *, dtype: str | np.dtype = "float32", keep_probs: list[float] | None = None,
+                 batch_norm: tuple[float, float] | None = None) -> None:
+        """``sizes`` = [n_x, n1, ..., n_L]; ``batch_norm`` = (momentum, epsilon) or None."""
+        self.sizes = list(sizes)
+        self.L = len(sizes) - 1
+        self.dtype = np.dtype(dtype)
+        self.output = output
+        self.bn_momentum, self.bn_epsilon = batch_norm if batch_norm else (0.9, 1e-5)
+        self.uses_batch_norm = batch_norm is not None
+        keep_probs = list(keep_probs) if keep_probs is not None else [1.0] * (self.L - 1)
+        assert len(activations) == len(keep_probs) == self.L - 1
+
+        total = 0
+        spans = []
+        for index in range(1, self.L + 1):
+            n_in, n_out = sizes[index - 1], sizes[index]
+            bn = self.uses_batch_norm and index < self.L   # the output layer keeps its b
+            size = n_out * n_in + 2 * n_out if bn else n_out * (n_in + 1)
+            spans.append((total, size, bn))
+            total += size
+        self.theta = np.zeros(total, dtype=self.dtype)
+        self.grad = np.zeros(total, dtype=self.dtype)
+        # Which entries are weights: the one place that decides what L1/L2 penalise.
+        self.weight_mask = np.zeros(total, dtype=self.dtype)
+        self.layers: list[Layer] = []
+        for index, (start, size, bn) in enumerate(spans, start=1):
+            n_in, n_out = sizes[index - 1], sizes[index]
+            hidden = index < self.L
+            p, g = self.theta[start:start + size], self.grad[start:start + size]
+            act = ACTIVATIONS.get(activations[index - 1]) if hidden else None
+            kp = float(keep_probs[index - 1]) if hidden else 1.0
+            if bn:
+                k = n_out * n_in
+                layer = Layer(index, n_in, n_out, act, kp, True,
+                              W=p[:k].reshape(n_out, n_in), dW=g[:k].reshape(n_out, n_in),
+                              gamma=p[k:k + n_out].reshape(n_out, 1),
+                              beta=p[k + n_out:].reshape(n_out, 1),
+                              dgamma=g[k:k + n_out].reshape(n_out, 1),
+                              dbeta=g[k + n_out:].reshape(n_out, 1),
+                              running_mean=np.zeros((n_out, 1), dtype=self.dtype),
+                              running_var=np.ones((n_out, 1), dtype=self.dtype))
+                layer.gamma.fill(1.0)
+                self.weight_mask[start:start + k] = 1.0
+            else:
+                block = p.reshape(n_out, n_in + 1)
+                dblock = g.reshape(n_out, n_in + 1)
+                layer = Layer(index, n_in, n_out, act, kp, False,
+                              W=block[:, :n_in], dW=dblock[:, :n_in], block=block,
+                              dblock=dblock, b=block[:, n_in:])
+                self.weight_mask[start:start + size].reshape(n_out, n_in + 1)[:, :n_in] = 1.0
+            self.layers.append(layer)
+        self._buffers: dict[int, list[_Buffers]] = {}
+        self._penalty_tmp = np.empty(total, dtype=self.dtype)
+
+    # ------------------------------------------------------------------ parameters
+
+    def initialize(self, init: str, *, rng: np.random.Generator, init_scale: float = 0.01) -> None:
+        """Weights ~ N(0, 1) * scale (SPEC section 4); b = 0, gamma = 1, beta = 0."""
+        for layer in self.layers:
+            layer.W[...] = init_weights(init, layer.n_out, layer.n_in, rng=rng,
+                                        dtype=self.dtype, init_scale=init_scale)
+            if layer.b is not None:
+                layer.b.fill(0.0)
+            if layer.batch_norm:
+                layer.gamma.fill(1.0)
+                layer.beta.fill(0.0)
+                layer.running_mean.fill(0.0)
+                layer.running_var.fill(1.0)
+
+    def param_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Every saved array's name and course-convention shape, in file order."""
+        shapes: dict[str, tuple[int, ...]] = {}
+        for layer in self.layers:
+            i, n = layer.index, layer.n_out
+            shapes[f"W{i}"] = (n, layer.n_in)
+            if layer.batch_norm:
+                for key in ("gamma", "beta", "running_mean", "running_var"):
+                    shapes[f"{key}{i}"] = (n, 1)
+            else:
+                shapes[f"b{i}"] = (n, 1)
+        return shapes
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        arrays: dict[str, np.ndarray] = {}
+        for layer in self.layers:
+            i = layer.index
+            arrays[f"W{i}"] = layer.W
+            if layer.batch_norm:
+                arrays[f"gamma{i}"], arrays[f"beta{i}"] = layer.gamma, layer.beta
+                arrays[f"running_mean{i}"] = layer.running_mean
+                arrays[f"running_var{i}"] = layer.running_var
+            else:
+                arrays[f"b{i}"] = layer.b
+        return arrays
+
+    def get_params(self) -> dict[str, np.ndarray]:
+        """Copies of every array, named and shaped as SPEC section 1 says."""
+        return {key: np.ascontiguousarray(value).copy() for key, value in self._arrays().items()}
+
+    def set_params(self, params: dict[str, np.ndarray]) -> None:
+        """Load arrays by name; raises ValueError naming a missing, extra or misshapen key."""
+        arrays = self._arrays()
+        missing = [key for key in arrays if key not in params]
+        extra = [key for key in params if key not in arrays]
+        if missing or extra:
+            parts = []
+            if missing:
+                parts.append("missing " + ", ".join(missing))
+            if extra:
+                parts.append("unexpected " + ", ".join(extra))
+            raise ValueError("; ".join(parts))
+        for key, target in arrays.items():
+            value = np.asarray(params[key])
+            if value.shape != target.shape:
+                raise ValueError(f"{key} has shape {value.shape}, the architecture needs "
+                                 f"{target.shape}")
+        for key, target in arrays.items():
+            target[...] = params[key]
+
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        """Buffers that are not parameters (batch norm's running averages), for checkpoints."""
+        return {k: v for k, v in self._arrays().items() if k.startswith("running_")}
+
+    # ------------------------------------------------------------------ training step
+
+    def with_ones(self, X: np.ndarray) -> np.ndarray:
+        """(m, n_x) rows -> (m, n_x + 1) with a column of ones: the layout ``train_step`` takes."""
+        out = np.empty((X.shape[0], X.shape[1] + 1), dtype=self.dtype)
+        out[:, :-1] = X
+        out[:, -1] = 1.0
+        return out
+
+    def _buffers_for(self, m: int) -> list[_Buffers]:
+        bufs = self._buffers.get(m)
+        if bufs is not None:
+            return bufs
+        bufs = []
+        dt = self.dtype
+        for layer in self.layers:
+            n = layer.n_out
+            hidden = layer.activation is not None
+            A = np.empty((n + 1, m), dtype=dt)
+            A[n] = 1.0
+            dropout = hidden and layer.keep_prob < 1.0
+            bufs.append(_Buffers(
+                Z=np.empty((n, m), dtype=dt), A=A, dA=np.empty((n, m), dtype=dt),
+                G=np.empty((n, m), dtype=dt) if dropout else None,
+                D=np.empty((n, m), dtype=dt) if dropout else None,
+                Zn=np.empty((n, m), dtype=dt) if layer.batch_norm else None,
+                Zt=np.empty((n, m), dtype=dt) if layer.batch_norm else None,
+                stats={},
+                work=work_arrays((n, m), dt) if hidden else self.output.work(m, dt)))
+        self._buffers[m] = bufs
+        return bufs
+
+    def train_step(self, X1: np.ndarray, targets: np.ndarray, *, l2: float = 0.0,
+                   l1: float = 0.0, rng: np.random.Generator | None = None,
+                   backward: bool = True, update_running: bool = True) -> float:
+        """One forward (training mode) and backward pass on a batch; gradients go to ``grad``.
+
+        ``X1`` is the batch as (m, n_x + 1) rows ending in a column of ones (see ``with_ones``);
+        its transpose is A[0] without a copy. ``targets`` come from ``output.targets``. Returns
+        the objective J0 + penalties on the batch."""
+        m = X1.shape[0]
+        bufs = self._buffers_for(m)
+        A_prev = X1.T
+        for layer, buf in zip(self.layers, bufs):
+            if layer.batch_norm:
+                np.matmul(layer.W, A_prev[:layer.n_in], out=buf.Z)
+                batchnorm.forward_train(buf.Z, layer.gamma, layer.beta, self.bn_epsilon,
+                                        buf.Zn, buf.Zt, buf.stats)
+                if update_running:
+                    batchnorm.update_running(layer.running_mean, layer.running_var, buf.stats,
+                                             self.bn_momentum)
+                pre = buf.Zt
+            else:
+                np.matmul(layer.block, A_prev, out=buf.Z)
+                pre = buf.Z
+            if layer.activation is None:
+                break
+            out = buf.A[:layer.n_out]
+            if buf.D is not None:
+                # Inverted dropout: D = (rand < keep_prob) / keep_prob; A = g(Z~) * D.
+                layer.activation.forward(pre, buf.G, buf.work)
+                rng.random(out=buf.D, dtype=self.dtype)
+                np.less(buf.D, layer.keep_prob, out=buf.D)
+                np.multiply(buf.D, 1.0 / layer.keep_prob, out=buf.D)
+                np.multiply(buf.G, buf.D, out=out)
+            else:
+                layer.activation.forward(pre, out, buf.work)
+            A_prev = buf.A
+        loss, dZ = self.output.forward_backward(bufs[-1].Z, targets, bufs[-1].work)
+        cost = loss + self._penalty(m, l2, l1, backward=False)
+        if not backward:
+            return cost
+
+        for pos in range(self.L - 1, -1, -1):
+            layer, buf = self.layers[pos], bufs[pos]
+            A_prev = bufs[pos - 1].A if pos > 0 else X1.T
+            if layer.activation is not None:
+                dZ = buf.dA
+                if buf.D is not None:
+                    np.multiply(dZ, buf.D, out=dZ)
+                    activated = buf.G
+                else:
+                    activated = buf.A[:layer.n_out]
+                pre = buf.Zt if layer.batch_norm else buf.Z
+                layer.activation.backward(dZ, pre, activated, buf.work)
+                if layer.batch_norm:
+                    batchnorm.backward(dZ, buf.Zn, layer.gamma, buf.stats, layer.dgamma,
+                                       layer.dbeta, buf.Zt)
+            if layer.batch_norm:
+                np.matmul(dZ, A_prev[:layer.n_in].T, out=layer.dW)
+            else:
+                np.matmul(dZ, A_prev.T, out=layer.dblock)
+            if pos > 0:
+                np.matmul(layer.W.T, dZ, out=bufs[pos - 1].dA)
+        if l2 or l1:
+            self._penalty(m, l2, l1, backward=True)
+        return cost
+
+    def _penalty(self, m: int, l2: float, l1: float, *, backward: bool) -> float:
+        """L2 (lambda/2m) sum ||W||^2 and L1 (lambda1/2m) sum |W|; weights only, never b,
+        gamma or beta. With ``backward`` adds their gradients to ``grad`` instead."""
+        if not (l2 or l1):
+            return 0.0
+        tmp = self._penalty_tmp
+        total = 0.0
+        if l2:
+            np.multiply(self.theta, self.weight_mask, out=tmp)
+            if backward:
+                tmp *= l2 / m
+                self.grad += tmp
+            else:
+                total += l2 / (2.0 * m) * float(np.dot(tmp, tmp))
+        if l1:
+            np.sign(self.theta, out=tmp)
+            tmp *= self.weight_mask
+            if backward:
+                tmp *= l1 / (2.0 * m)
+                self.grad += tmp
+            else:
+                total += l1 / (2.0 * m) * float(np.dot(tmp, self.theta))
+        return total
+
+    def penalty(self, m: int, l2: float, l1: float) -> float:
+        """The regularisation term of the objective for ``m`` examples."""
+        return self._penalty(m, l2, l1, backward=False)
+
+    def grad_norms(self) -> dict[str, float]:
+        """Frobenius norm of each layer's dW (exploding / vanishing gradients in numbers)."""
+        return {f"grad_norm_W{layer.index}": float(np.linalg.norm(layer.dW))
+                for layer in self.layers}
+
+    # ------------------------------------------------------------------ inference
+
+    def logits(self, X: np.ndarray) -> np.ndarray:
+        """Z[L] (units, m) in inference mode: no dropout, batch norm's running statistics."""
+        parts = []
+        for start in range(0, max(X.shape[0], 1), EVAL_CHUNK):
+            A = np.asarray(X[start:start + EVAL_CHUNK], dtype=self.dtype).T
+            for layer in self.layers:
+                Z = layer.W @ A
+                if layer.batch_norm:
+                    Z = batchnorm.forward_infer(Z, layer.gamma, layer.beta, layer.running_mean,
+                                                layer.running_var, self.bn_epsilon)
+                else:
+                    Z += layer.b
+                if layer.activation is None:
+                    parts.append(Z)
+                    break
+                A = np.empty_like(Z)
+                layer.activation.forward(Z, A, work_arrays(Z.shape, Z.dtype))
+        return np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
+
+    def evaluate(self, X: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+        """(J0, accuracy) on a whole split in inference mode."""
+        loss_sum, correct = self.output.evaluate(self.logits(X), y)
+        return loss_sum / len(y), correct / len(y)
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """(m, K) class probabilities."""
+        return self.output.probabilities(self.logits(X))
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """(m,) predicted class labels."""
+        return self.predict_proba(X).argmax(axis=1)

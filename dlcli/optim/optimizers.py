@@ -1,0 +1,157 @@
+"""Optimisers (SPEC section 6) on the flat parameter vector.
+
+State vectors are allocated up front with the parameters' dtype and shape (the same layout as
+``theta`` and ``grad``), and the learning rate is passed in at every step, so a schedule is a
+pure function of the epoch. Long vectors are updated in cache-sized chunks: the temporaries of
+one chunk stay in cache instead of streaming the whole vector through memory a dozen times.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from dlcli.registry import Registry
+
+CHUNK = 1 << 15  # elements per pass; 128 KiB of float32, so a chunk's arrays fit in L2
+
+
+class Optimizer:
+    """Base class: ``step(theta, grad, lr)`` updates ``theta`` in place."""
+
+    name = "base"
+    slots: tuple[str, ...] = ()
+
+    def __init__(self, size: int, dtype: np.dtype | str, **hyper: float) -> None:
+        self.size = size
+        self.dtype = np.dtype(dtype)
+        self.hyper = {k: float(v) for k, v in hyper.items()}
+        self.t = 0  # number of updates so far
+        self.state = {slot: np.zeros(size, dtype=self.dtype) for slot in self.slots}
+        self._tmp = np.empty(min(size, CHUNK), dtype=self.dtype)
+        self._tmp2 = np.empty(min(size, CHUNK), dtype=self.dtype)
+        self._chunks = [slice(i, min(i + CHUNK, size)) for i in range(0, size, CHUNK)]
+
+    def step(self, theta: np.ndarray, grad: np.ndarray, lr: float) -> None:
+        self.t += 1
+        coef = self._coefficients(float(lr))
+        tmp, tmp2 = self._tmp, self._tmp2
+        state = [self.state[slot] for slot in self.slots]
+        if len(self._chunks) == 1:
+            self._update(theta, grad, *state, tmp, tmp2, coef)
+            return
+        for part in self._chunks:
+            n = part.stop - part.start
+            self._update(theta[part], grad[part], *(s[part] for s in state), tmp[:n], tmp2[:n],
+                         coef)
+
+    def _coefficients(self, lr: float) -> tuple[float, ...]:
+        return (lr,)
+
+    def _update(self, *arrays: np.ndarray) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, np.ndarray | int]:
+        return {"t": self.t, **{slot: arr.copy() for slot, arr in self.state.items()}}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.t = int(state["t"])
+        for slot, arr in self.state.items():
+            arr[...] = state[slot]
+
+
+class GradientDescent(Optimizer):
+    """W -= lr * dW"""
+
+    name = "gd"
+
+    def _update(self, theta, grad, tmp, tmp2, coef):  # type: ignore[override]
+        np.multiply(grad, coef[0], out=tmp)
+        np.subtract(theta, tmp, out=theta)
+
+
+class Momentum(Optimizer):
+    """v = beta v + (1 - beta) dW;  W -= lr v"""
+
+    name = "momentum"
+    slots = ("v",)
+
+    def _coefficients(self, lr):  # type: ignore[override]
+        beta = self.hyper["beta"]
+        return lr, beta, 1.0 - beta
+
+    def _update(self, theta, grad, v, tmp, tmp2, coef):  # type: ignore[override]
+        lr, beta, one_minus = coef
+        np.multiply(v, beta, out=v)
+        np.multiply(grad, one_minus, out=tmp)
+        np.add(v, tmp, out=v)
+        np.multiply(v, lr, out=tmp)
+        np.subtract(theta, tmp, out=theta)
+
+
+class RMSprop(Optimizer):
+    """s = beta2 s + (1 - beta2) dW^2;  W -= lr dW / (sqrt(s) + eps)"""
+
+    name = "rmsprop"
+    slots = ("s",)
+
+    def _coefficients(self, lr):  # type: ignore[override]
+        beta2 = self.hyper["beta2"]
+        return lr, beta2, 1.0 - beta2, self.hyper["epsilon"]
+
+    def _update(self, theta, grad, s, tmp, tmp2, coef):  # type: ignore[override]
+        lr, beta2, one_minus, eps = coef
+        np.multiply(s, beta2, out=s)
+        np.multiply(grad, grad, out=tmp)
+        np.multiply(tmp, one_minus, out=tmp)
+        np.add(s, tmp, out=s)
+        np.sqrt(s, out=tmp)
+        np.add(tmp, eps, out=tmp)
+        np.divide(grad, tmp, out=tmp)
+        np.multiply(tmp, lr, out=tmp)
+        np.subtract(theta, tmp, out=theta)
+
+
+class Adam(Optimizer):
+    """v = b1 v + (1-b1) dW;  s = b2 s + (1-b2) dW^2;
+    W -= lr (v / (1-b1^t)) / (sqrt(s / (1-b2^t)) + eps).
+
+    The stored v and s stay uncorrected. The step is computed as
+    ``lr sqrt(1-b2^t)/(1-b1^t) * v / (sqrt(s) + eps sqrt(1-b2^t))``, which is the same expression
+    with the corrections moved onto scalars (two passes fewer over the vector)."""
+
+    name = "adam"
+    slots = ("v", "s")
+
+    def _coefficients(self, lr):  # type: ignore[override]
+        b1, b2, eps = self.hyper["beta1"], self.hyper["beta2"], self.hyper["epsilon"]
+        c1 = 1.0 - b1 ** self.t
+        c2 = math.sqrt(1.0 - b2 ** self.t)
+        return b1, 1.0 - b1, b2, 1.0 - b2, lr * c2 / c1, eps * c2
+
+    def _update(self, theta, grad, v, s, tmp, tmp2, coef):  # type: ignore[override]
+        b1, one_minus_b1, b2, one_minus_b2, step, eps_hat = coef
+        np.multiply(v, b1, out=v)
+        np.multiply(grad, one_minus_b1, out=tmp)
+        np.add(v, tmp, out=v)
+        np.multiply(s, b2, out=s)
+        np.multiply(grad, grad, out=tmp)
+        np.multiply(tmp, one_minus_b2, out=tmp)
+        np.add(s, tmp, out=s)
+        np.sqrt(s, out=tmp)
+        np.add(tmp, eps_hat, out=tmp)
+        np.divide(v, tmp, out=tmp)
+        np.multiply(tmp, step, out=tmp)
+        np.subtract(theta, tmp, out=theta)
+
+
+OPTIMIZERS: Registry[type[Optimizer]] = Registry("optimizer.name", {
+    "gd": GradientDescent, "momentum": Momentum, "rmsprop": RMSprop, "adam": Adam,
+})
+
+
+def make_optimizer(name: str, size: int, dtype: np.dtype | str, *, beta: float = 0.9,
+                   beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8) -> Optimizer:
+    """An optimiser by name, with its state built up front for ``size`` parameters."""
+    cls = OPTIMIZERS.get(name)
+    return cls(size, dtype, beta=beta, beta1=beta1, beta2=beta2, epsilon=epsilon)

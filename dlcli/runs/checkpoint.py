@@ -1,0 +1,67 @@
+"""Checkpoints: a trainer's whole state in one ``.npz`` (no pickle), written atomically.
+
+Arrays are stored under dotted keys (``optimizer.v``); everything else (counters, random stream
+states, early-stopping scalars) goes into one JSON document stored as bytes under ``__meta__``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from typing import Any
+
+import numpy as np
+
+from dlcli.errors import RunError
+from dlcli.runs.files import write_npz
+
+META = "__meta__"
+FORMAT = 1
+
+
+def _flatten(state: dict[str, Any], prefix: str, arrays: dict[str, np.ndarray]) -> dict:
+    meta: dict[str, Any] = {}
+    for key, value in state.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, np.ndarray):
+            arrays[name] = value
+        elif isinstance(value, dict):
+            meta[key] = _flatten(value, name + ".", arrays)
+        else:
+            meta[key] = value.item() if isinstance(value, np.generic) else value
+    return meta
+
+
+def save_checkpoint(path: str | os.PathLike[str], state: dict[str, Any]) -> None:
+    """Write ``state`` (nested dicts of arrays and JSON-able values) atomically."""
+    arrays: dict[str, np.ndarray] = {}
+    meta = {"format": FORMAT, "state": _flatten(state, "", arrays)}
+    arrays[META] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+    write_npz(path, arrays)
+
+
+def _unflatten(meta: dict[str, Any], prefix: str, arrays: dict[str, np.ndarray]) -> dict:
+    state: dict[str, Any] = {}
+    for key, value in meta.items():
+        state[key] = _unflatten(value, f"{prefix}{key}.", arrays) if isinstance(value, dict) \
+            else value
+    depth = prefix.count(".")
+    for name, array in arrays.items():
+        if name.startswith(prefix) and name.count(".") == depth:
+            state[name[len(prefix):]] = array
+    return state
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The state written by ``save_checkpoint``; a RunError if the file is unusable."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+    except FileNotFoundError:
+        raise RunError(f"no checkpoint at {path}") from None
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise RunError(f"checkpoint {path} is unreadable: {exc}") from None
+    if META not in arrays:
+        raise RunError(f"{path} is not a dlcli checkpoint")
+    meta = json.loads(arrays.pop(META).tobytes().decode("utf-8"))
+    return _unflatten(meta["state"], "", arrays)

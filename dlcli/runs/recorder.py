@@ -1,0 +1,57 @@
+"""The callback that records a run as it trains: history rows and periodic checkpoints."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from dlcli.runs.checkpoint import save_checkpoint
+from dlcli.runs.rundir import HistoryFile
+from dlcli.train.callbacks import Callback
+from dlcli.train.loop import HISTORY_COLUMNS, Trainer
+
+CHECKPOINT = "checkpoint.npz"
+HISTORY = "history.csv"
+
+
+def history_columns(trainer: Trainer) -> list[str]:
+    columns = list(HISTORY_COLUMNS)
+    if trainer.config.training.log_grad_norms:
+        columns += [f"grad_norm_W{layer.index}" for layer in trainer.network.layers]
+    return columns
+
+
+class Recorder(Callback):
+    """Appends every history row to history.csv (flushed at once) and writes checkpoint.npz
+    every ``checkpoint_every`` epochs, and at the start so any run can be resumed."""
+
+    def __init__(self, run_dir: Path, *, append: bool = False) -> None:
+        self.run_dir = Path(run_dir)
+        self.append = append
+        self.history: HistoryFile | None = None
+        self.last_checkpoint: int | None = None
+
+    def on_train_begin(self, trainer: Trainer) -> None:
+        self.history = HistoryFile(self.run_dir / HISTORY, history_columns(trainer),
+                                   append=self.append)
+        self.checkpoint(trainer)
+
+    def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
+        assert self.history is not None
+        self.history.append(row)
+        epoch = trainer.progress.epoch
+        if epoch % trainer.config.training.checkpoint_every == 0 and row["epoch"] == epoch:
+            self.checkpoint(trainer)
+
+    def checkpoint(self, trainer: Trainer) -> None:
+        if self.last_checkpoint == trainer.progress.epoch:
+            return
+        save_checkpoint(self.run_dir / CHECKPOINT, trainer.state_dict())
+        self.last_checkpoint = trainer.progress.epoch
+
+    def on_train_end(self, trainer: Trainer) -> None:
+        # The final checkpoint is written at an epoch boundary only: a run interrupted inside an
+        # epoch resumes from its last whole epoch, so a resumed run matches an unbroken one.
+        if trainer.status in ("completed", "early_stopped"):
+            self.checkpoint(trainer)
+        if self.history is not None:
+            self.history.close()

@@ -1,0 +1,60 @@
+"""Building a network and an optimiser from a config and the data's shape."""
+from __future__ import annotations
+
+import numpy as np
+
+from dlcli.config.schema import Config
+from dlcli.data.dataset import Dataset
+from dlcli.errors import ConfigError
+from dlcli.nn.losses import output_for
+from dlcli.nn.network import Network
+from dlcli.optim.optimizers import Optimizer, make_optimizer
+
+
+def build_network(config: Config, n_features: int, n_classes: int,
+                  rng: np.random.Generator) -> Network:
+    """A freshly initialised network for ``config.model`` (weights from the init stream)."""
+    model = config.model
+    if model.output == "sigmoid" and n_classes != 2:
+        raise ConfigError("model.output", "sigmoid",
+                          f"a sigmoid output takes 2 classes and the data has {n_classes}; "
+                          "use softmax or auto")
+    output = output_for(model.output, n_classes)
+    bn = model.batch_norm
+    network = Network([n_features, *model.hidden, output.units(n_classes)], model.activations(),
+                      output, dtype=config.training.dtype, keep_probs=model.keep_probs(),
+                      batch_norm=(bn.momentum, bn.epsilon) if bn else None)
+    network.initialize(model.init, rng=rng, init_scale=model.init_scale)
+    return network
+
+
+def load_initial_params(network: Network, path: str) -> None:
+    """``model.init_from``: start from a params.npz, its shapes checked against the network."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            params = {key: npz[key] for key in npz.files}
+    except FileNotFoundError:
+        raise ConfigError("model.init_from", path, "the file does not exist") from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError("model.init_from", path, f"not a readable .npz file: {exc}") from None
+    try:
+        network.set_params(params)
+    except ValueError as exc:
+        raise ConfigError("model.init_from", path, f"does not fit the architecture: {exc}",
+                          "params.npz files hold W1, b1, ... in the course's shapes") from None
+
+
+def build_optimizer(config: Config, network: Network) -> Optimizer:
+    opt = config.optimizer
+    return make_optimizer(opt.name, network.theta.size, network.dtype, beta=opt.beta,
+                          beta1=opt.beta1, beta2=opt.beta2, epsilon=opt.epsilon)
+
+
+def check_fits(config: Config, data: Dataset) -> list[str]:
+    """Hints (not errors) about the config for this data, e.g. a batch size not a power of 2."""
+    hints = []
+    size = config.training.batch_size
+    if size != "full" and size < data.train.m and size & (size - 1):
+        hints.append(f"training.batch_size {size} is not a power of two; 32, 64, 128, ... "
+                     "often run faster")
+    return hints

@@ -1,0 +1,223 @@
+"""The training loop (SPEC sections 3, 5, 7, 10): epochs of shuffled mini-batches.
+
+The loop owns the hot path: gather a batch's rows into a reused buffer, one forward/backward
+pass, one optimiser step. Evaluation and everything callbacks do (logging, progress, files) happen
+between epochs and are kept out of the timed steps.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from dlcli.config.schema import Config
+from dlcli.data.dataset import Dataset
+from dlcli.nn.network import Network
+from dlcli.optim.optimizers import Optimizer
+from dlcli.optim.schedules import learning_rate
+from dlcli.train.callbacks import Callback, EarlyStopping
+from dlcli.train.streams import Streams
+
+HISTORY_COLUMNS = ["epoch", "step", "learning_rate", "cost", "train_loss", "train_accuracy",
+                   "dev_loss", "dev_accuracy"]
+
+
+@dataclass
+class Progress:
+    """Where training is: ``epoch`` completed epochs, ``step`` parameter updates."""
+
+    epoch: int = 0
+    step: int = 0
+    train_seconds: float = 0.0
+    samples: int = 0
+
+
+class Trainer:
+    """Trains ``network`` on ``data`` as ``config`` says, reporting through callbacks."""
+
+    def __init__(self, config: Config, network: Network, optimizer: Optimizer, data: Dataset,
+                 streams: Streams, *, augment: Callable[[np.ndarray, np.random.Generator], None]
+                 | None = None, callbacks: list[Callback] | None = None) -> None:
+        self.config = config
+        self.network = network
+        self.optimizer = optimizer
+        self.data = data
+        self.streams = streams
+        self.augment = augment
+        self.callbacks = list(callbacks or [])
+        self.progress = Progress()
+        self.status = "running"
+        self.message = ""
+        self.restored_epoch: int | None = None
+        self.history: list[dict[str, Any]] = []
+        self.early_stopping = next((c for c in self.callbacks if isinstance(c, EarlyStopping)),
+                                   None)
+        train = data.train
+        self._X1 = network.with_ones(train.X)          # rows with a trailing column of ones
+        self._targets = network.output.targets(train.y, network.dtype)
+        self._batch_cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        size = config.training.batch_size
+        self.batch_size = train.m if size == "full" else min(int(size), train.m)
+
+    # ------------------------------------------------------------------ control
+
+    def request_stop(self, status: str, message: str = "") -> None:
+        """Ask the loop to stop after this epoch (callbacks call this)."""
+        if self.status == "running":
+            self.status, self.message = status, message
+
+    def learning_rate(self, epochs_done: int) -> float:
+        opt, sch = self.config.optimizer, self.config.schedule
+        return learning_rate(sch.name, opt.learning_rate, epochs_done, interval=sch.interval,
+                             decay_rate=sch.decay_rate, base=sch.base, k=sch.k)
+
+    # ------------------------------------------------------------------ evaluation
+
+    def evaluate(self) -> dict[str, float]:
+        """Loss and accuracy of every split but test, in inference mode."""
+        out: dict[str, float] = {}
+        for name, split in self.data.splits().items():
+            if name == "test":
+                continue
+            loss, acc = self.network.evaluate(split.X, split.y)
+            out[f"{name}_loss"], out[f"{name}_accuracy"] = loss, acc
+        return out
+
+    def evaluate_test(self) -> dict[str, float]:
+        if self.data.test is None:
+            return {}
+        loss, acc = self.network.evaluate(self.data.test.X, self.data.test.y)
+        return {"test_loss": loss, "test_accuracy": acc}
+
+    def _penalty_weights(self) -> tuple[float, float]:
+        reg = self.config.regularization
+        return float(reg.l2), float(reg.l1)
+
+    # ------------------------------------------------------------------ the loop
+
+    def _batch_buffers(self, m: int) -> tuple[np.ndarray, np.ndarray]:
+        bufs = self._batch_cache.get(m)
+        if bufs is None:
+            bufs = self._batch_cache[m] = (
+                np.empty((m, self._X1.shape[1]), dtype=self.network.dtype),
+                np.empty(m, dtype=self._targets.dtype))
+        return bufs
+
+    def run_epoch(self, lr: float) -> tuple[float, dict[str, float]]:
+        """One pass over the training data. Returns (mean cost, mean gradient norms)."""
+        net, opt = self.network, self.optimizer
+        theta, grad = net.theta, net.grad
+        M, B = self._X1.shape[0], self.batch_size
+        training = self.config.training
+        order = (self.streams.shuffle.permutation(M) if training.shuffle
+                 else np.arange(M))
+        l2, l1 = self._penalty_weights()
+        dropout_rng, augment, aug_rng = self.streams.dropout, self.augment, self.streams.augment
+        log_norms = training.log_grad_norms
+        norms: dict[str, float] = {}
+        total, batches = 0.0, 0
+        started = time.perf_counter()
+        for start in range(0, M, B):
+            idx = order[start:start + B]
+            X1, t = self._batch_buffers(len(idx))
+            np.take(self._X1, idx, axis=0, out=X1)
+            np.take(self._targets, idx, out=t)
+            if augment is not None:
+                augment(X1[:, :-1], aug_rng)
+            cost = net.train_step(X1, t, l2=l2, l1=l1, rng=dropout_rng)
+            if not math.isfinite(cost):
+                total, batches = cost, 1
+                break
+            opt.step(theta, grad, lr)
+            total += cost
+            batches += 1
+            if log_norms:
+                for key, value in net.grad_norms().items():
+                    norms[key] = norms.get(key, 0.0) + value
+        self.progress.train_seconds += time.perf_counter() - started
+        self.progress.step += batches
+        self.progress.samples += min(M, batches * B)
+        return total / batches, {k: v / batches for k, v in norms.items()}
+
+    def _emit(self, row: dict[str, Any]) -> None:
+        self.history.append(row)
+        for callback in self.callbacks:
+            callback.on_epoch_end(self, row)
+
+    def initial_row(self) -> dict[str, Any]:
+        """Row epoch 0: the network before any update (cost on the whole training set)."""
+        metrics = self.evaluate()
+        l2, l1 = self._penalty_weights()
+        cost = metrics["train_loss"] + self.network.penalty(self.data.train.m, l2, l1)
+        return {"epoch": 0, "step": 0, "learning_rate": self.learning_rate(0), "cost": cost,
+                **metrics}
+
+    def fit(self, epochs: int | None = None) -> str:
+        """Train up to ``epochs`` (default ``training.epochs``) completed epochs in all.
+
+        Returns the final status: ``completed``, ``early_stopped`` or ``diverged``. A
+        KeyboardInterrupt leaves status ``interrupted`` and propagates after ``on_train_end``."""
+        target = self.config.training.epochs if epochs is None else epochs
+        eval_every = self.config.training.eval_every
+        self.status, self.message = "running", ""
+        for callback in self.callbacks:
+            callback.on_train_begin(self)
+        try:
+            if self.progress.epoch == 0:
+                self._emit(self.initial_row())
+            while self.progress.epoch < target and self.status == "running":
+                epoch = self.progress.epoch + 1
+                lr = self.learning_rate(self.progress.epoch)
+                cost, norms = self.run_epoch(lr)
+                self.progress.epoch = epoch
+                row: dict[str, Any] = {"epoch": epoch, "step": self.progress.step,
+                                       "learning_rate": lr, "cost": cost}
+                if not math.isfinite(cost):
+                    self.request_stop("diverged", f"the cost became {cost} in epoch {epoch}; "
+                                      "try a smaller optimizer.learning_rate")
+                    self._emit(row)
+                    break
+                if epoch % eval_every == 0 or epoch == target:
+                    row.update(self.evaluate())
+                    row.update(norms)
+                    self._emit(row)
+            if self.status == "running":
+                self.status = "completed"
+        except KeyboardInterrupt:
+            self.status, self.message = "interrupted", "stopped by the user (Ctrl-C)"
+            raise
+        finally:
+            for callback in self.callbacks:
+                callback.on_train_end(self)
+        return self.status
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue exactly where training is now."""
+        state: dict[str, Any] = {
+            "theta": self.network.theta.copy(),
+            "network_state": {k: v.copy() for k, v in self.network.state_arrays().items()},
+            "optimizer": self.optimizer.state_dict(),
+            "epoch": self.progress.epoch, "step": self.progress.step,
+            "train_seconds": self.progress.train_seconds, "samples": self.progress.samples,
+            "streams": self.streams.state_dict(),
+        }
+        if self.early_stopping is not None:
+            state["early_stopping"] = self.early_stopping.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.network.theta[...] = state["theta"]
+        arrays = self.network.state_arrays()
+        for key, value in state["network_state"].items():
+            arrays[key][...] = value
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.progress = Progress(int(state["epoch"]), int(state["step"]),
+                                 float(state["train_seconds"]), int(state["samples"]))
+        self.streams.load_state_dict(state["streams"])
+        if self.early_stopping is not None and "early_stopping" in state:
+            self.early_stopping.load_state_dict(state["early_stopping"])
