@@ -1,0 +1,128 @@
+"""Batch norm running averages, inference mode, dropout scaling, initialisers."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from dlcli.nn import INITIALIZERS, Network, output_for
+from dlcli.nn.initializers import init_weights
+
+
+def bn_net(momentum=0.8):
+    net = Network([3, 4, 1], ["relu"], output_for("sigmoid", 2), dtype="float64",
+                  batch_norm=(momentum, 1e-5))
+    net.initialize("he", rng=np.random.default_rng(0))
+    return net
+
+
+def test_batch_norm_running_averages_follow_the_formula():
+    net = bn_net(momentum=0.8)
+    layer = net.layers[0]
+    rng = np.random.default_rng(1)
+    W = layer.W.copy()
+    mean, var = np.zeros((4, 1)), np.ones((4, 1))
+    for _ in range(3):
+        X = rng.standard_normal((16, 3)) * 3 + 1
+        net.train_step(net.with_ones(X), np.zeros(16), backward=False)
+        Z = W @ X.T
+        mean = 0.8 * mean + 0.2 * Z.mean(axis=1, keepdims=True)
+        var = 0.8 * var + 0.2 * Z.var(axis=1, keepdims=True)   # biased variance
+    np.testing.assert_allclose(layer.running_mean, mean, rtol=1e-12)
+    np.testing.assert_allclose(layer.running_var, var, rtol=1e-12)
+
+
+def test_batch_norm_training_output_is_normalised_per_unit():
+    net = bn_net()
+    X = np.random.default_rng(2).standard_normal((50, 3)) * 10 + 5
+    net.train_step(net.with_ones(X), np.zeros(50), backward=False)
+    Zt = net._buffers[50][0].Zt   # gamma = 1, beta = 0: Z~ = Z_norm
+    np.testing.assert_allclose(Zt.mean(axis=1), 0, atol=1e-10)
+    np.testing.assert_allclose(Zt.var(axis=1), 1, rtol=1e-5)
+
+
+def test_inference_uses_running_statistics_not_the_batch():
+    net = bn_net()
+    layer = net.layers[0]
+    layer.running_mean[...] = 100.0   # absurd statistics: inference must show them
+    X = np.random.default_rng(3).standard_normal((4, 3))
+    Z = layer.W @ X.T
+    expected_hidden = np.maximum(0, (Z - 100.0) / np.sqrt(1 + 1e-5))
+    out = net.layers[1]
+    expected = out.W @ expected_hidden + out.b
+    np.testing.assert_allclose(net.logits(X), expected, rtol=1e-10)
+
+
+def test_inverted_dropout_keeps_the_expected_activation():
+    net = Network([20, 500, 1], ["relu"], output_for("sigmoid", 2), dtype="float64",
+                  keep_probs=[0.7])
+    net.initialize("he", rng=np.random.default_rng(0))
+    X = np.random.default_rng(1).standard_normal((400, 20))
+    X1 = net.with_ones(X)
+    net.train_step(X1, np.zeros(400), rng=np.random.default_rng(2), backward=False)
+    buf = net._buffers[400][0]
+    A_drop, G = buf.A[:500], buf.G
+    kept = buf.D != 0
+    assert kept.mean() == pytest.approx(0.7, abs=0.01)
+    np.testing.assert_allclose(A_drop[kept], G[kept] / 0.7)
+    # E[A_drop] = E[G]: the sum over units and examples matches to sampling error
+    assert A_drop.sum() / G.sum() == pytest.approx(1.0, abs=0.03)
+
+
+def test_dropout_is_off_at_inference():
+    net = Network([5, 8, 1], ["relu"], output_for("sigmoid", 2), dtype="float64",
+                  keep_probs=[0.5])
+    net.initialize("he", rng=np.random.default_rng(0))
+    X = np.random.default_rng(1).standard_normal((6, 5))
+    np.testing.assert_array_equal(net.logits(X), net.logits(X))
+
+
+@pytest.mark.parametrize("name,scale", [
+    ("zeros", 0.0), ("random", 0.01), ("lecun", math.sqrt(1 / 400)), ("tanh", math.sqrt(1 / 400)),
+    ("he", math.sqrt(2 / 400)), ("xavier", math.sqrt(2 / (400 + 300)))])
+def test_initialisers_are_normal_with_the_spec_scale(name, scale):
+    W = init_weights(name, 300, 400, rng=np.random.default_rng(0), dtype=np.float64)
+    assert W.shape == (300, 400)
+    if scale == 0:
+        assert np.all(W == 0)
+        return
+    assert W.std() == pytest.approx(scale, rel=0.02)
+    assert abs(W.mean()) < scale * 0.02
+    assert W.min() < 0 < W.max()   # standard normal, not rand's [0, 1)
+
+
+def test_initialiser_registry_accepts_alias():
+    assert INITIALIZERS.canonical("tanh") == "lecun"
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_one_step_keeps_every_dtype(dtype):
+    net = Network([4, 6, 3], ["relu"], output_for("softmax", 3), dtype=dtype, keep_probs=[0.8],
+                  batch_norm=(0.9, 1e-5))
+    net.initialize("he", rng=np.random.default_rng(0))
+    X = np.random.default_rng(1).standard_normal((8, 4)).astype(dtype)
+    net.train_step(net.with_ones(X), net.output.targets(np.arange(8) % 3, net.dtype),
+                   l2=0.1, l1=0.1, rng=np.random.default_rng(2))
+    assert net.theta.dtype == net.grad.dtype == np.dtype(dtype)
+    assert all(v.dtype == np.dtype(dtype) for v in net.get_params().values())
+    buf = net._buffers[8]
+    assert all(b.Z.dtype == np.dtype(dtype) and b.A.dtype == np.dtype(dtype) for b in buf)
+
+
+def test_params_use_course_shapes_and_round_trip():
+    net = Network([4, 6, 5, 3], ["relu", "tanh"], output_for("softmax", 3),
+                  batch_norm=(0.9, 1e-5))
+    net.initialize("he", rng=np.random.default_rng(0))
+    params = net.get_params()
+    assert {k: v.shape for k, v in params.items()} == {
+        "W1": (6, 4), "gamma1": (6, 1), "beta1": (6, 1), "running_mean1": (6, 1),
+        "running_var1": (6, 1), "W2": (5, 6), "gamma2": (5, 1), "beta2": (5, 1),
+        "running_mean2": (5, 1), "running_var2": (5, 1), "W3": (3, 5), "b3": (3, 1)}
+    other = Network([4, 6, 5, 3], ["relu", "tanh"], output_for("softmax", 3),
+                    batch_norm=(0.9, 1e-5))
+    other.set_params(params)
+    np.testing.assert_array_equal(other.theta, net.theta)
+    params["W2"] = np.zeros((6, 5))
+    with pytest.raises(ValueError, match=r"W2 has shape \(6, 5\).*\(5, 6\)"):
+        other.set_params(params)
