@@ -19,11 +19,14 @@ from typing import Any
 import numpy as np
 
 from dlcli import __version__
+from dlcli.config.load import load_config, parse_override, read_yaml
 from dlcli.config.schema import Config
+from dlcli.errors import ConfigError, InputError, RunError
 from dlcli.data import Augmenter, load_data
 from dlcli.data.dataset import Dataset
 from dlcli.runs.files import clean_json, write_json, write_npz, write_yaml
-from dlcli.runs.recorder import Recorder
+from dlcli.runs.checkpoint import load_checkpoint
+from dlcli.runs.recorder import CHECKPOINT, HISTORY, Recorder, read_history
 from dlcli.runs.rundir import create_run_dir
 from dlcli.train.build import build_network, build_optimizer, check_fits, load_initial_params
 from dlcli.train.callbacks import Callback, EarlyStopping
@@ -141,9 +144,17 @@ def run(config: Config, runs_dir: str | Path = "runs", *, overrides: list[str] |
     Raises ``InputError`` (nothing written) for bad input. A KeyboardInterrupt is recorded as
     status ``interrupted`` and then re-raised."""
     prepared = prepare(config, callbacks)
-    trainer = prepared.trainer
     path = create_run_dir(runs_dir, config.name or "run")
+    return _train_in(path, prepared, overrides=overrides, log=log, on_start=on_start)
+
+
+def _train_in(path: Path, prepared: Prepared, *, overrides: list[str] | None, log: Log | None,
+              on_start: Callable[[Path, Prepared], None] | None, parent: Path | None = None,
+              epochs: int | None = None) -> RunResult:
+    """Write the run's files into ``path`` and train (from wherever the trainer stands)."""
+    config, trainer, data = prepared.config, prepared.trainer, prepared.data
     started = _now()
+    parent_name = str(parent.resolve()) if parent is not None else None
     logfile = open(path / "train.log", "a", encoding="utf-8")
 
     def say(text: str) -> None:
@@ -154,36 +165,111 @@ def run(config: Config, runs_dir: str | Path = "runs", *, overrides: list[str] |
 
     write_yaml(path / "config.yaml", config.to_dict())
     write_yaml(path / "overrides.yaml", list(overrides or []))
-    write_json(path / "metrics.json", summarize(trainer, run=path.name, started=started, test={}))
+    write_json(path / "metrics.json", summarize(trainer, run=path.name, started=started,
+                                                test={}, parent=parent_name))
+    recorder = Recorder(path)
+    for row in trainer.history:          # a resumed run carries its parent's rows
+        recorder.pending.append(row)
     # The recorder goes first so its final checkpoint is taken before restore-best.
-    trainer.callbacks.insert(0, Recorder(path))
-    data = prepared.data
-    say(f"run {path.name}: {data.source}, {data.train.m} training examples, "
-        f"{data.n_features} features, {data.n_classes} classes; "
-        f"network {trainer.network.sizes}, {trainer.network.theta.size} parameters")
+    trainer.callbacks.insert(0, recorder)
+    if parent is not None:
+        say(f"run {path.name}: resumed from {parent} at epoch {trainer.progress.epoch}")
+    else:
+        say(f"run {path.name}: {data.source}, {data.train.m} training examples, "
+            f"{data.n_features} features, {data.n_classes} classes; "
+            f"network {trainer.network.sizes}, {trainer.network.theta.size} parameters")
     for hint in prepared.hints:
         say(f"hint: {hint}")
     if on_start is not None:
         on_start(path, prepared)
+
+    def finish() -> dict[str, Any]:
+        return _finish(trainer, path, started, say, parent_name)
+
     try:
-        trainer.fit()
+        trainer.fit(epochs)
     except KeyboardInterrupt:
-        _finish(trainer, path, started, say)
+        finish()
+        logfile.close()
         raise
     except Exception as exc:
         trainer.status, trainer.message = "failed", f"{type(exc).__name__}: {exc}"
         logfile.write(traceback.format_exc())
-        _finish(trainer, path, started, say)
+        finish()
+        logfile.close()
         raise
-    metrics = _finish(trainer, path, started, say)
+    metrics = finish()
     logfile.close()
     return RunResult(path, trainer.status, metrics, trainer.history)
 
 
-def _finish(trainer: Trainer, path: Path, started: str, say: Log) -> dict[str, Any]:
+# Keys that may change when a run is resumed: nothing that changes the network's shape, the data,
+# the optimiser's state layout or the random streams.
+RESUMABLE_KEYS = ("name", "optimizer.learning_rate", "optimizer.beta", "optimizer.beta1",
+                  "optimizer.beta2", "optimizer.epsilon", "schedule.", "regularization.",
+                  "model.keep_prob", "data.augment.", "training.epochs", "training.batch_size",
+                  "training.shuffle", "training.eval_every", "training.checkpoint_every",
+                  "training.early_stopping.", "training.log_grad_norms")
+
+
+def _check_resumable(overrides: list[str]) -> None:
+    for text in overrides:
+        key = parse_override(text)[0]
+        if not any(key == allowed or (allowed.endswith(".") and key.startswith(allowed))
+                   for allowed in RESUMABLE_KEYS):
+            allowed = ", ".join(k + ("*" if k.endswith(".") else "") for k in RESUMABLE_KEYS)
+            raise ConfigError("--set " + key, parse_override(text)[1],
+                              "cannot change when resuming (it would change the network, the "
+                              f"data or the optimiser state); keys that may change: {allowed}")
+
+
+def resume(run_dir: str | Path, runs_dir: str | Path | None = None, *,
+           epochs: int | None = None, overrides: list[str] | None = None,
+           callbacks: list[Callback] | None = None, log: Log | None = None,
+           on_start: Callable[[Path, Prepared], None] | None = None) -> RunResult:
+    """Continue a run from its last checkpoint into a new run directory.
+
+    ``epochs`` is the total number of epochs to reach (default: the config's). Without changes,
+    the result is bit-for-bit the run an uninterrupted ``dlcli train`` of that many epochs gives.
+    The new directory records its parent; its history repeats the parent's rows up to the
+    checkpoint and continues the epoch numbers."""
+    parent = Path(run_dir)
+    config_path, checkpoint_path = parent / "config.yaml", parent / CHECKPOINT
+    if not parent.is_dir():
+        raise InputError(f"{parent} is not a directory")
+    if not config_path.exists() or not checkpoint_path.exists():
+        raise InputError(f"{parent} is not a resumable run directory (it needs config.yaml "
+                         "and checkpoint.npz)")
+    overrides = list(overrides or [])
+    _check_resumable(overrides)
+    raw = read_yaml(config_path)
+    if epochs is not None:
+        overrides.append(f"training.epochs={int(epochs)}")
+    config = load_config(raw=raw, overrides=overrides)
+    state = load_checkpoint(checkpoint_path)
+    start = int(state["epoch"])
+    target = config.training.epochs
+    if target <= start:
+        raise InputError(f"{parent} is already at epoch {start} and training.epochs is "
+                         f"{target}; give --epochs N with N > {start} to train further")
+    prepared = prepare(config, callbacks)
+    trainer = prepared.trainer
+    try:
+        trainer.load_state_dict(state)
+    except (KeyError, ValueError) as exc:
+        raise RunError(f"checkpoint {checkpoint_path} does not fit its config: {exc}") from None
+    trainer.history = [row for row in read_history(parent / HISTORY) if row["epoch"] <= start]
+    path = create_run_dir(runs_dir if runs_dir is not None else parent.parent,
+                          config.name or "run")
+    return _train_in(path, prepared, overrides=overrides, log=log, on_start=on_start,
+                     parent=parent, epochs=target)
+
+
+def _finish(trainer: Trainer, path: Path, started: str, say: Log,
+            parent: str | None) -> dict[str, Any]:
     test = trainer.evaluate_test() if trainer.status in ("completed", "early_stopped") else {}
     write_npz(path / "params.npz", trainer.network.get_params())
-    metrics = summarize(trainer, run=path.name, started=started, test=test)
+    metrics = summarize(trainer, run=path.name, started=started, test=test, parent=parent)
     write_json(path / "metrics.json", metrics)
     try:
         from dlcli.reports.plots import plot_cost

@@ -10,6 +10,7 @@ import sys
 import typer
 
 from dlcli import __version__, console
+from dlcli.cli.resume import resume
 from dlcli.cli.train import train
 from dlcli.errors import DlcliError
 
@@ -39,6 +40,7 @@ def main_options(
 
 
 app.command()(train)
+app.command()(resume)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,6 +1,7 @@
 """The callback that records a run as it trains: history rows and periodic checkpoints."""
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +30,14 @@ class Recorder(Callback):
         self.append = append
         self.history: HistoryFile | None = None
         self.last_checkpoint: int | None = None
+        self.pending: list[dict[str, Any]] = []   # rows to write first (a parent's history)
 
     def on_train_begin(self, trainer: Trainer) -> None:
         self.history = HistoryFile(self.run_dir / HISTORY, history_columns(trainer),
                                    append=self.append)
+        for row in self.pending:
+            self.history.append(row)
+        self.pending = []
         self.checkpoint(trainer)
 
     def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
@@ -55,3 +60,18 @@ class Recorder(Callback):
             self.checkpoint(trainer)
         if self.history is not None:
             self.history.close()
+
+
+def read_history(path: Path) -> list[dict[str, Any]]:
+    """history.csv rows as dicts: ``epoch``/``step`` ints, other cells floats or None."""
+    rows = []
+    with open(path, newline="", encoding="utf-8") as handle:
+        for record in csv.DictReader(handle):
+            row: dict[str, Any] = {}
+            for key, cell in record.items():
+                if key in ("epoch", "step"):
+                    row[key] = int(cell)
+                else:
+                    row[key] = float(cell) if cell not in ("", None) else None
+            rows.append(row)
+    return rows
