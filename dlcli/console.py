@@ -17,7 +17,7 @@ from rich.table import Table
 from dlcli.train.callbacks import Callback
 from dlcli.train.loop import Trainer
 
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True)
 
 

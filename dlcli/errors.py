@@ -22,7 +22,7 @@ class InputError(DlcliError):
 
 def _show(value: Any) -> str:
     text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+    return text if len(text) <= 300 else text[:297] + "..."
 
 
 class ConfigError(InputError):

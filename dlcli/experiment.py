@@ -187,7 +187,10 @@ def _train_in(path: Path, prepared: Prepared, *, overrides: list[str] | None, lo
         return _finish(trainer, path, started, say, parent_name)
 
     try:
-        trainer.fit(epochs)
+        # A diverging run overflows on its way to inf/NaN; the loop reports that as the status
+        # "diverged", so numpy's warnings would only repeat it as noise.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            trainer.fit(epochs)
     except KeyboardInterrupt:
         finish()
         logfile.close()

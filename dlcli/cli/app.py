@@ -8,13 +8,30 @@ from __future__ import annotations
 import sys
 
 import typer
+from typer.core import TyperGroup
 
 from dlcli import __version__, console
 from dlcli.cli.resume import resume
 from dlcli.cli.train import train
 from dlcli.errors import DlcliError
 
+class _Commands(TyperGroup):
+    """Runs a command and turns library errors into a message and an exit code."""
+
+    def invoke(self, ctx):  # type: ignore[no-untyped-def]
+        try:
+            return super().invoke(ctx)
+        except DlcliError as exc:
+            console.error(str(exc))
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            console.error("interrupted; what was logged is kept (dlcli resume RUN_DIR "
+                          "continues a run)")
+            raise typer.Exit(130) from None
+
+
 app = typer.Typer(
+    cls=_Commands,
     name="dlcli",
     help="Train NumPy networks from YAML configs and see what initialisation, regularisation, "
          "optimisers, learning-rate decay, batch norm and batch size do.",
@@ -43,24 +60,6 @@ app.command()(train)
 app.command()(resume)
 
 
-def main(argv: list[str] | None = None) -> None:
+def main() -> None:
     """Entry point of the ``dlcli`` script and ``python -m dlcli``."""
-    try:
-        app(args=argv, prog_name="dlcli", standalone_mode=False)
-    except DlcliError as exc:
-        console.error(str(exc))
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        console.error("interrupted; what was logged is kept (resume with dlcli resume RUN_DIR)")
-        sys.exit(130)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        console.error("aborted")
-        sys.exit(130)
-    except Exception as exc:  # click's usage errors
-        import click
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+    app(prog_name="dlcli")

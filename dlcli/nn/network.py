@@ -169,20 +169,17 @@ class Network:
     def set_params(self, params: dict[str, np.ndarray]) -> None:
         """Load arrays by name; raises ValueError naming a missing, extra or misshapen key."""
         arrays = self._arrays()
+        problems = [f"{key} has shape {tuple(np.shape(params[key]))}, the architecture needs "
+                    f"{target.shape}" for key, target in arrays.items()
+                    if key in params and np.shape(params[key]) != target.shape]
         missing = [key for key in arrays if key not in params]
         extra = [key for key in params if key not in arrays]
-        if missing or extra:
-            parts = []
-            if missing:
-                parts.append("missing " + ", ".join(missing))
-            if extra:
-                parts.append("unexpected " + ", ".join(extra))
-            raise ValueError("; ".join(parts))
-        for key, target in arrays.items():
-            value = np.asarray(params[key])
-            if value.shape != target.shape:
-                raise ValueError(f"{key} has shape {value.shape}, the architecture needs "
-                                 f"{target.shape}")
+        if missing:
+            problems.append("missing " + ", ".join(missing))
+        if extra:
+            problems.append("unexpected " + ", ".join(extra))
+        if problems:
+            raise ValueError("; ".join(problems))
         for key, target in arrays.items():
             target[...] = params[key]
 

@@ -34,14 +34,16 @@ def load_initial_params(network: Network, path: str) -> None:
         with np.load(path, allow_pickle=False) as npz:
             params = {key: npz[key] for key in npz.files}
     except FileNotFoundError:
-        raise ConfigError("model.init_from", path, "the file does not exist") from None
+        raise ConfigError("model.init_from", message=f"model.init_from: {path} does not "
+                          "exist") from None
     except (OSError, ValueError) as exc:
-        raise ConfigError("model.init_from", path, f"not a readable .npz file: {exc}") from None
+        raise ConfigError("model.init_from", message=f"model.init_from: {path} is not a "
+                          f"readable .npz file ({exc})") from None
     try:
         network.set_params(params)
     except ValueError as exc:
-        raise ConfigError("model.init_from", path, f"does not fit the architecture: {exc}",
-                          "params.npz files hold W1, b1, ... in the course's shapes") from None
+        raise ConfigError("model.init_from", message=f"model.init_from: {path} does not fit "
+                          f"the architecture: {exc}") from None
 
 
 def build_optimizer(config: Config, network: Network) -> Optimizer:

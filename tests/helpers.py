@@ -1,0 +1,37 @@
+"""Small helpers shared by the end-to-end tests."""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SMALL = {"name": "small", "seed": 1,
+         "data": {"dataset": "moons", "options": {"n_samples": 200}, "dev_fraction": 0.25},
+         "model": {"hidden": [6, 3]},
+         "optimizer": {"name": "adam", "learning_rate": 0.01},
+         "training": {"epochs": 15, "batch_size": 32}}
+
+
+def write_config(folder: Path, config: dict[str, Any] | None = None, name: str = "exp.yaml"
+                 ) -> Path:
+    path = folder / name
+    path.write_text(yaml.safe_dump(config if config is not None else SMALL))
+    return path
+
+
+def only_run(runs_dir: Path) -> Path:
+    runs = sorted(p for p in runs_dir.iterdir() if p.is_dir())
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+def metrics(run: Path) -> dict[str, Any]:
+    return json.loads((run / "metrics.json").read_text())
+
+
+def history(run: Path) -> list[dict[str, str]]:
+    with open(run / "history.csv", newline="") as handle:
+        return list(csv.DictReader(handle))

@@ -1,0 +1,183 @@
+"""dlcli train end to end: CliRunner with real files, and one real subprocess."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from dlcli.cli.app import app
+from helpers import SMALL, history, metrics, only_run, write_config
+
+runner = CliRunner()
+
+
+def train(*args):
+    return runner.invoke(app, ["train", *map(str, args)])
+
+
+def test_train_writes_a_complete_run_directory(tmp_path, runs_dir):
+    result = train(write_config(tmp_path), "--runs-dir", runs_dir, "--quiet",
+                   "--set", "optimizer.learning_rate=0.02")
+    assert result.exit_code == 0, result.output
+    run = only_run(runs_dir)
+    assert re.fullmatch(r"\d{8}-\d{6}-small", run.name)
+    assert result.stdout.strip().splitlines()[-1] == str(run)
+    for name in ("config.yaml", "overrides.yaml", "history.csv", "metrics.json", "params.npz",
+                 "cost.png", "checkpoint.npz", "train.log"):
+        assert (run / name).is_file(), name
+    assert yaml.safe_load((run / "overrides.yaml").read_text()) == [
+        "optimizer.learning_rate=0.02"]
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    assert config["optimizer"]["learning_rate"] == 0.02
+    assert config["training"]["dtype"] == "float32"      # defaults are filled in
+    rows = history(run)
+    assert [int(r["epoch"]) for r in rows] == list(range(16))
+    assert rows[0]["step"] == "0" and rows[-1]["step"] == str(15 * 5)  # 150 examples, batch 32
+    assert list(rows[0]) == ["epoch", "step", "learning_rate", "cost", "train_loss",
+                             "train_accuracy", "dev_loss", "dev_accuracy"]
+    m = metrics(run)
+    assert m["status"] == "completed" and m["epochs_run"] == 15 and m["steps"] == 75
+    assert m["final"]["epoch"] == 15 and 0 <= m["final"]["dev_accuracy"] <= 1
+    assert m["best"]["dev_loss"] == min(float(r["dev_loss"]) for r in rows)
+    assert m["train_seconds"] > 0 and m["samples_per_second"] > 0
+    with np.load(run / "params.npz") as params:
+        assert sorted(params.files) == ["W1", "W2", "W3", "b1", "b2", "b3"]
+        assert params["W1"].shape == (6, 2) and params["b3"].shape == (1, 1)
+
+
+def test_epoch_zero_is_the_network_before_any_update(tmp_path, runs_dir):
+    assert train(write_config(tmp_path), "--runs-dir", runs_dir, "-q").exit_code == 0
+    run = only_run(runs_dir)
+    first = history(run)[0]
+    # with no penalty, epoch-0 cost is the training loss at initialisation
+    assert float(first["cost"]) == pytest.approx(float(first["train_loss"]))
+    assert 0.3 < float(first["train_loss"]) < 3
+
+
+def test_saved_config_reproduces_the_run_bit_for_bit(tmp_path, runs_dir):
+    config = dict(SMALL, model={"hidden": [6, 3], "keep_prob": 0.8, "batch_norm": True})
+    assert train(write_config(tmp_path, config), "--runs-dir", runs_dir, "-q").exit_code == 0
+    first = only_run(runs_dir)
+    again = tmp_path / "again"
+    assert train(first / "config.yaml", "--runs-dir", again, "-q").exit_code == 0
+    second = only_run(again)
+    assert history(first) == history(second)
+    with np.load(first / "params.npz") as a, np.load(second / "params.npz") as b:
+        assert all(np.array_equal(a[k], b[k]) for k in a.files)
+
+
+def test_keep_prob_and_batch_size_do_not_change_the_initial_weights(tmp_path, runs_dir):
+    from dlcli.config import load_config
+    from dlcli.experiment import prepare
+
+    weights = []
+    for overrides in ([], ["model.keep_prob=0.5"], ["training.batch_size=8"]):
+        prepared = prepare(load_config(raw=SMALL, overrides=overrides))
+        weights.append(prepared.trainer.network.get_params()["W1"])
+    assert np.array_equal(weights[0], weights[1]) and np.array_equal(weights[0], weights[2])
+
+
+def test_two_runs_in_the_same_second_never_share_a_directory(tmp_path, runs_dir):
+    path = write_config(tmp_path, dict(SMALL, training={"epochs": 1}))
+    for _ in range(3):
+        assert train(path, "--runs-dir", runs_dir, "-q").exit_code == 0
+    runs = sorted(p.name for p in runs_dir.iterdir())
+    assert len(set(runs)) == 3
+
+
+def test_name_option_wins(tmp_path, runs_dir):
+    assert train(write_config(tmp_path), "--runs-dir", runs_dir, "--name", "mine", "-q"
+                 ).exit_code == 0
+    run = only_run(runs_dir)
+    assert run.name.endswith("-mine") and metrics(run)["name"] == "mine"
+
+
+def test_progress_and_summary_are_shown(tmp_path, runs_dir):
+    result = train(write_config(tmp_path), "--runs-dir", runs_dir)
+    assert result.exit_code == 0
+    assert "completed" in result.output and "dev accuracy" in result.output
+    assert "run directory:" in result.output
+
+
+def test_eval_every_and_grad_norms(tmp_path, runs_dir):
+    config = dict(SMALL, training={"epochs": 10, "eval_every": 4, "log_grad_norms": True})
+    assert train(write_config(tmp_path, config), "--runs-dir", runs_dir, "-q").exit_code == 0
+    rows = history(only_run(runs_dir))
+    assert [r["epoch"] for r in rows] == ["0", "4", "8", "10"]
+    assert all(float(rows[-1][f"grad_norm_W{i}"]) > 0 for i in (1, 2, 3))
+
+
+def test_divergence_stops_at_once_with_its_status(tmp_path, runs_dir):
+    config = dict(SMALL, optimizer={"name": "gd", "learning_rate": 1e6},
+                  model={"hidden": [20, 20], "init": "random", "init_scale": 10.0},
+                  training={"epochs": 200, "batch_size": 32, "dtype": "float32"})
+    result = train(write_config(tmp_path, config), "--runs-dir", runs_dir, "-q")
+    assert result.exit_code == 1
+    assert "smaller" in result.output and "learning_rate" in result.output
+    run = only_run(runs_dir)
+    m = metrics(run)
+    assert m["status"] == "diverged" and m["epochs_run"] < 200
+    rows = history(run)
+    assert len(rows) >= 2 and not np.isfinite(float(rows[-1]["cost"]))
+
+
+def test_early_stopping_restores_the_best_epoch(tmp_path, runs_dir):
+    config = dict(SMALL, model={"hidden": [64, 64]},
+                  training={"epochs": 3000, "batch_size": 16,
+                            "early_stopping": {"patience": 15}},
+                  data={"dataset": "moons", "options": {"n_samples": 80, "noise": 0.4},
+                        "dev_fraction": 0.5})
+    assert train(write_config(tmp_path, config), "--runs-dir", runs_dir, "-q").exit_code == 0
+    run = only_run(runs_dir)
+    m = metrics(run)
+    assert m["status"] == "early_stopped" and m["epochs_run"] < 3000
+    assert m["epochs_run"] - m["best_epoch"] == 15
+    # params.npz holds the best epoch's weights: dev loss recomputed from them matches "best"
+    from dlcli.config import load_config
+    from dlcli.experiment import prepare
+    prepared = prepare(load_config(run / "config.yaml"))
+    with np.load(run / "params.npz") as params:
+        prepared.trainer.network.set_params(dict(params))
+    dev = prepared.data.dev
+    loss, _ = prepared.trainer.network.evaluate(dev.X, dev.y)
+    assert loss == pytest.approx(m["best"]["dev_loss"], rel=1e-5)
+
+
+def test_test_split_is_evaluated_at_the_end(tmp_path, runs_dir):
+    config = dict(SMALL, data={"dataset": "iris", "dev_fraction": 0.2, "test_fraction": 0.2})
+    assert train(write_config(tmp_path, config), "--runs-dir", runs_dir, "-q").exit_code == 0
+    final = metrics(only_run(runs_dir))["final"]
+    assert "test_loss" in final and 0 <= final["test_accuracy"] <= 1
+
+
+def test_init_from_params(tmp_path, runs_dir):
+    assert train(write_config(tmp_path), "--runs-dir", runs_dir, "-q").exit_code == 0
+    params = only_run(runs_dir) / "params.npz"
+    config = dict(SMALL, model={"hidden": [6, 3], "init_from": str(params)},
+                  training={"epochs": 1})
+    other = tmp_path / "other"
+    assert train(write_config(tmp_path, config, "b.yaml"), "--runs-dir", other, "-q"
+                 ).exit_code == 0
+    first = history(only_run(other))[0]
+    trained = history(only_run(runs_dir))[-1]
+    assert float(first["train_loss"]) == pytest.approx(float(trained["train_loss"]), rel=1e-6)
+
+
+def test_python_dash_m_and_a_real_subprocess(tmp_path):
+    config = write_config(tmp_path, dict(SMALL, training={"epochs": 3}))
+    env = dict(os.environ, COLUMNS="100")
+    proc = subprocess.run([sys.executable, "-m", "dlcli", "train", str(config), "--runs-dir",
+                           str(tmp_path / "runs")], capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    run = only_run(tmp_path / "runs")
+    assert proc.stdout.strip() == str(run)          # stdout: just the run directory
+    assert "completed" in proc.stderr                # progress and summary on stderr
+    proc = subprocess.run(["dlcli", "--version"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.startswith("dlcli ")
