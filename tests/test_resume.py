@@ -1,0 +1,129 @@
+"""dlcli resume, and what an interrupted run keeps (SPEC section 1; issue: resume)."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+from typer.testing import CliRunner
+
+from dlcli.cli.app import app
+from helpers import SMALL, history, metrics, only_run, write_config
+
+runner = CliRunner()
+
+
+def params(run):
+    with np.load(run / "params.npz") as npz:
+        return {k: npz[k] for k in npz.files}
+
+
+def same_params(a, b):
+    pa, pb = params(a), params(b)
+    return pa.keys() == pb.keys() and all(np.array_equal(pa[k], pb[k]) for k in pa)
+
+
+def test_resumed_run_is_bit_identical_to_an_unbroken_one(tmp_path):
+    config = dict(SMALL, model={"hidden": [8, 4], "keep_prob": 0.9, "batch_norm": True},
+                  schedule={"name": "exponential"}, training={"epochs": 12, "batch_size": 32,
+                                                              "checkpoint_every": 5})
+    path = write_config(tmp_path, config)
+    short, full = tmp_path / "short", tmp_path / "full"
+    assert runner.invoke(app, ["train", str(path), "--runs-dir", str(short), "-q",
+                               "--set", "training.epochs=5"]).exit_code == 0
+    parent = only_run(short)
+    result = runner.invoke(app, ["resume", str(parent), "--epochs", "12", "-q"])
+    assert result.exit_code == 0, result.output
+    child = next(p for p in short.iterdir() if p != parent)
+    assert runner.invoke(app, ["train", str(path), "--runs-dir", str(full), "-q"]).exit_code == 0
+    unbroken = only_run(full)
+    assert same_params(child, unbroken)
+    assert history(child) == history(unbroken)          # epochs continue, history included
+    m = metrics(child)
+    assert m["parent"] == str(parent.resolve()) and m["epochs_run"] == 12
+
+
+def test_resume_with_a_nudged_learning_rate(tmp_path):
+    path = write_config(tmp_path)
+    runs = tmp_path / "runs"
+    assert runner.invoke(app, ["train", str(path), "--runs-dir", str(runs), "-q"]).exit_code == 0
+    parent = only_run(runs)
+    result = runner.invoke(app, ["resume", str(parent), "--epochs", "20", "-q", "--set",
+                                 "optimizer.learning_rate=0.001"])
+    assert result.exit_code == 0, result.output
+    child = next(p for p in runs.iterdir() if p != parent)
+    rows = history(child)
+    assert [float(r["learning_rate"]) for r in rows[-5:]] == [0.001] * 5
+    assert float(rows[15]["learning_rate"]) == 0.01
+
+
+def test_resume_refuses_changes_that_do_not_make_sense_mid_run(tmp_path):
+    path = write_config(tmp_path)
+    runs = tmp_path / "runs"
+    assert runner.invoke(app, ["train", str(path), "--runs-dir", str(runs), "-q"]).exit_code == 0
+    parent = only_run(runs)
+    result = runner.invoke(app, ["resume", str(parent), "--epochs", "20", "--set",
+                                 "model.hidden=[4]"])
+    assert result.exit_code == 2 and "model.hidden" in result.output
+    result = runner.invoke(app, ["resume", str(parent)])
+    assert result.exit_code == 2 and "--epochs" in result.output
+    result = runner.invoke(app, ["resume", str(tmp_path)])
+    assert result.exit_code == 2 and "not a resumable run directory" in result.output
+    assert len(list(runs.iterdir())) == 1
+
+
+def test_ctrl_c_keeps_what_was_logged_and_the_run_resumes(tmp_path):
+    config = dict(SMALL, training={"epochs": 100000, "batch_size": 32, "checkpoint_every": 5})
+    path = write_config(tmp_path, config)
+    runs = tmp_path / "runs"
+    proc = subprocess.Popen([sys.executable, "-m", "dlcli", "train", str(path), "--runs-dir",
+                             str(runs), "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        runs_found = list(runs.glob("*/history.csv")) if runs.exists() else []
+        if runs_found and len(runs_found[0].read_text().splitlines()) > 30:
+            break
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    run = only_run(runs)
+    m = metrics(run)
+    assert m["status"] == "interrupted" and m["epochs_run"] >= 29
+    assert len(history(run)) >= 30
+    assert (run / "params.npz").exists() and (run / "checkpoint.npz").exists()
+    result = runner.invoke(app, ["resume", str(run), "--epochs", str(m["epochs_run"] + 3), "-q"])
+    assert result.exit_code == 0, result.output
+    child = next(p for p in runs.iterdir() if p != run)
+    rows = history(child)
+    # resumed from the last checkpoint (a multiple of 5), continuing the epoch numbers
+    assert int(rows[-1]["epoch"]) == m["epochs_run"] + 3
+    assert [int(r["epoch"]) for r in rows] == list(range(len(rows)))
+
+
+def test_killed_run_resumes_from_its_checkpoint(tmp_path):
+    config = dict(SMALL, training={"epochs": 100000, "batch_size": 32, "checkpoint_every": 10})
+    path = write_config(tmp_path, config)
+    runs = tmp_path / "runs"
+    proc = subprocess.Popen([sys.executable, "-m", "dlcli", "train", str(path), "--runs-dir",
+                             str(runs), "-q"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        found = list(runs.glob("*/history.csv")) if runs.exists() else []
+        if found and len(found[0].read_text().splitlines()) > 25:
+            break
+        time.sleep(0.1)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    run = only_run(runs)
+    assert metrics(run)["status"] == "running"          # nobody could say otherwise
+    result = runner.invoke(app, ["resume", str(run), "--epochs", "40", "-q"])
+    assert result.exit_code == 0, result.output
+    child = next(p for p in runs.iterdir() if p != run)
+    assert metrics(child)["epochs_run"] == 40
