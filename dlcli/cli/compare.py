@@ -1,0 +1,136 @@
+"""``dlcli compare RUN_DIR...`` (SPEC section 0): parse, call the library, render.
+
+Human formats (table, markdown) and machine formats (csv, json) go to stdout; machine formats are
+plain text, never rich markup. Notes on unreadable runs and the path of a written plot go to
+stderr, so ``--format json > runs.json`` stays valid JSON.
+"""
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from dlcli.errors import InputError
+from dlcli.reports import compare as report
+from dlcli.reports.plots import FORMATS, plot_runs
+from dlcli.reports.smoothing import check_beta
+from dlcli.runs.reader import read_runs
+
+
+class Format(str, Enum):
+    table = "table"
+    markdown = "markdown"
+    csv = "csv"
+    json = "json"
+
+
+def fail(message: str, code: int) -> typer.Exit:
+    """Print ``error: message`` to stderr, on one line; the caller raises the returned Exit.
+
+    Not ``console.error``: rich wraps it at 80 columns when stderr is not a terminal.
+    """
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def output_console() -> Console:
+    """A console for stdout; when it is not a terminal, wide enough that tables never wrap."""
+    console = Console()
+    return console if console.is_terminal else Console(width=400)
+
+
+def _heading(name: str) -> str:
+    # Two short lines instead of one long one: "final\ntrain loss", "optimizer.\nlearning_rate".
+    for sep, keep in ((" ", ""), (".", ".")):
+        head, found, tail = name.partition(sep)
+        if found:
+            return f"{head}{keep}\n{tail}"
+    return name
+
+
+def render_table(comparison: report.Comparison, console: Console) -> None:
+    header, rows = report.table(comparison)
+    best = comparison.best is not None
+    table = Table()
+    table.add_column("", no_wrap=True)
+    for name in header:
+        table.add_column(_heading(name), overflow="fold")
+    for index, row in enumerate(rows):
+        is_best = best and index == 0
+        table.add_row("*" if is_best else "", *row, style="bold green" if is_best else None)
+    console.print(table)
+    for line in [report.caption(comparison) + (" (*)" if best else ""),
+                 *report.notes(comparison)]:
+        console.print(line, markup=False, highlight=False)
+
+
+def check_plot_path(plot: Path) -> None:
+    if plot.suffix.lower() not in FORMATS:
+        raise InputError(f"--plot {str(plot)!r}: give a file name ending in "
+                         f"{', '.join(FORMATS)}")
+    if not plot.parent.is_dir():
+        raise InputError(f"--plot {str(plot)!r}: the directory {str(plot.parent)!r} "
+                         "does not exist")
+
+
+def compare(
+    run_dirs: Annotated[list[Path], typer.Argument(
+        help="Run directories, directories of runs (runs/), or a tune search's directory.",
+        metavar="RUN_DIR",
+        show_default=False)],
+    metric: Annotated[str | None, typer.Option(
+        help="Sort by this metric, best first: NAME (at the best epoch), best.NAME or "
+             "final.NAME. Losses and cost sort ascending, accuracies descending. "
+             "Default: dev_loss, or train_loss without a dev split.")] = None,
+    output_format: Annotated[Format, typer.Option(
+        "--format", help="table and markdown for people; csv and json for other tools.")
+    ] = Format.table,
+    plot: Annotated[Path | None, typer.Option(
+        help="Also draw the runs' cost (and accuracy) curves overlaid into this .png file.",
+        dir_okay=False)] = None,
+    smooth: Annotated[float | None, typer.Option(
+        help="Smooth the --plot curves with a bias-corrected moving average of this beta "
+             "in [0, 1), e.g. 0.9.")] = None,
+    all_params: Annotated[bool, typer.Option(
+        "--all-params", help="Show every config value, not only those that differ.")] = False,
+) -> None:
+    """Compare runs: the config values that differ, final and best metrics, sorted by a metric."""
+    try:
+        if smooth is not None and plot is None:
+            raise InputError("--smooth changes the --plot figure; add --plot FILE.png")
+        if smooth is not None:
+            check_beta(smooth)
+        if plot is not None:
+            check_plot_path(plot)
+        records = read_runs(run_dirs)
+        comparison = report.compare_runs(records, metric, all_params)
+    except InputError as exc:
+        raise fail(str(exc), 2) from None
+
+    if output_format is Format.json:
+        typer.echo(report.to_json(comparison))
+    elif output_format is Format.csv:
+        typer.echo(report.to_csv(comparison), nl=False)
+    elif output_format is Format.markdown:
+        typer.echo(report.to_markdown(comparison), nl=False)
+    else:
+        render_table(comparison, output_console())
+    if output_format in (Format.json, Format.csv):
+        for note in report.notes(comparison):
+            typer.echo(f"note: {note}", err=True)
+
+    if plot is not None:
+        runs = [(label, r.history) for label, r in zip(report.run_labels(comparison),
+                                                       comparison.records) if r.readable]
+        try:
+            plot_runs(runs, plot, smooth=smooth)
+        except OSError as exc:
+            raise fail(f"could not write {str(plot)!r}: {exc}", 1) from None
+        typer.echo(f"wrote {plot}", err=True)
+
+    if not any(r.readable for r in records):
+        raise fail(f"none of the {len(records)} runs could be read", 1)

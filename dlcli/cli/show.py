@@ -1,0 +1,94 @@
+"""``dlcli show RUN_DIR``: one run's summary, config and cost curve, without opening files."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from dlcli import console as cli_console
+from dlcli.cli.compare import fail, output_console
+from dlcli.errors import InputError
+from dlcli.reports.compare import format_param, message
+from dlcli.reports.plots import has_column, series
+from dlcli.reports.smoothing import check_beta, ewma
+from dlcli.reports.termplot import text_plot
+from dlcli.runs.reader import RunRecord, find_runs, is_run_dir, read_run
+
+SUMMARY_KEYS = ("epochs_run", "steps", "best_epoch", "monitor", "seed", "started", "finished",
+                "host", "parent")
+
+
+def check_run_dir(path: Path) -> None:
+    """An InputError unless ``path`` is one run directory (with a hint when it holds runs)."""
+    if is_run_dir(path):
+        return
+    runs = find_runs([path])  # raises compare's error for a missing path, a file, no runs
+    raise InputError(f"{str(path)!r} is not a run directory but holds {len(runs)}; "
+                     f"show takes one, e.g. {str(runs[-1])!r} "
+                     "(dlcli compare takes a directory of runs)")
+
+
+def summary(record: RunRecord) -> list[tuple[str, str]]:
+    m = record.metrics
+    rows = [("run", str(record.path)), ("name", record.name), ("status", record.status)]
+    if message(record):
+        rows.append(("message", message(record)))
+    rows += [(key.replace("_", " "), format_param(m[key])) for key in SUMMARY_KEYS
+             if m.get(key) is not None]
+    if isinstance(m.get("train_seconds"), (int, float)):
+        speed = m.get("samples_per_second")
+        rows.append(("time", f"{m['train_seconds']:.2f}s training" + (
+            f", {speed:,.0f} samples/s" if isinstance(speed, (int, float)) else "")))
+    if record.overrides:
+        rows.append(("overrides", " ".join(f"--set {o}" for o in record.overrides)))
+    return rows
+
+
+def cost_plot(record: RunRecord, smooth: float | None, width: int) -> list[str]:
+    """The training cost and, when present, the dev loss as a text plot."""
+    curves = {label: series(record.history, column)
+              for label, column in (("training cost", "cost"), ("dev loss", "dev_loss"))
+              if has_column(record.history, column)}
+    if smooth is not None:
+        curves = {f"{label} (smoothed)": (x, ewma(y, smooth))
+                  for label, (x, y) in curves.items()}
+    return text_plot(curves, width=width)
+
+
+def show(
+    run_dir: Annotated[Path, typer.Argument(
+        help="One run directory.", metavar="RUN_DIR", show_default=False)],
+    smooth: Annotated[float | None, typer.Option(
+        help="Smooth the plotted curve with a bias-corrected moving average of this beta "
+             "in [0, 1), e.g. 0.9.")] = None,
+) -> None:
+    """Show one run: its summary and metrics, its config and a terminal plot of its cost."""
+    try:
+        if smooth is not None:
+            check_beta(smooth)
+        check_run_dir(run_dir)
+        record = read_run(run_dir)
+    except InputError as exc:
+        raise fail(str(exc), 2) from None
+
+    console: Console = output_console()
+    facts = summary(record)
+    pad = max(len(key) for key, _ in facts)
+    for key, value in facts:
+        console.print(f"{key:<{pad}}  {value}", markup=False, highlight=False)
+    if record.block("final") or record.block("best"):
+        console.print()
+        console.print(cli_console.summary_table(record.metrics))
+    if record.config:
+        console.print("\nconfig", style="bold")
+        for key, value in record.config.items():
+            console.print(f"  {key}: {format_param(value)}", markup=False, highlight=False)
+    if record.history:
+        console.print("\ncost by epoch", style="bold")
+        width = max(20, min(console.width - 14, 70))
+        for line in cost_plot(record, smooth, width):
+            console.print(line, markup=False, highlight=False)
+    if not record.readable:
+        raise fail(f"{run_dir} is unreadable: {record.unreadable}", 1)

@@ -1,0 +1,221 @@
+"""Reading run directories back (SPEC section 1, docs/run-directory.md).
+
+``find_runs`` turns the paths a user gives into run directories; ``read_run`` reads one into a
+``RunRecord``. A run that cannot be read is still returned, with ``unreadable`` saying why, so a
+command over many runs can report it and go on; only a path that holds no run at all is an error.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dlcli.errors import InputError
+
+METRICS_FILE = "metrics.json"
+CONFIG_FILE = "config.yaml"
+HISTORY_FILE = "history.csv"
+OVERRIDES_FILE = "overrides.yaml"
+UNREADABLE = "unreadable"
+
+HistoryRow = dict[str, float | None]
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What one run directory holds, as read from disk.
+
+    ``config`` is flattened to dotted keys (``optimizer.learning_rate``); ``history`` has one dict
+    per history.csv row, a cell left empty is None. ``status`` is metrics.json's status, or
+    ``"unreadable"`` when the run could not be read, with ``unreadable`` giving the reason.
+    """
+
+    path: Path
+    name: str
+    status: str
+    config: dict[str, Any] = field(default_factory=dict)
+    history: list[HistoryRow] = field(default_factory=list)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    overrides: list[str] = field(default_factory=list)
+    unreadable: str | None = None
+
+    @property
+    def run(self) -> str:
+        """The run directory's own name (``20261124-161500-moons-adam``)."""
+        return self.path.name
+
+    @property
+    def readable(self) -> bool:
+        return self.unreadable is None
+
+    def block(self, which: str) -> dict[str, Any]:
+        """metrics.json's ``final`` or ``best`` block ({} when it is missing)."""
+        value = self.metrics.get(which)
+        return value if isinstance(value, dict) else {}
+
+
+def is_run_dir(path: str | os.PathLike[str]) -> bool:
+    """A run directory has metrics.json, or config.yaml and history.csv (a run just started)."""
+    path = Path(path)
+    return (path / METRICS_FILE).is_file() or (
+        (path / CONFIG_FILE).is_file() and (path / HISTORY_FILE).is_file())
+
+
+def _subdirs(path: Path) -> list[Path]:
+    return sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def find_runs(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """The run directories named by ``paths``, in order, each once.
+
+    A path is a run directory, a directory of runs (``runs/``), or a directory of such directories
+    (``runs/`` holding a tune search's directory of trials). Anything else is an InputError that
+    names the path.
+    """
+    found: list[Path] = []
+    for given in paths:
+        path = Path(given)
+        if not path.exists():
+            raise InputError(f"{str(path)!r} does not exist")
+        if not path.is_dir():
+            raise InputError(f"{str(path)!r} is a file, not a run directory")
+        try:
+            runs = [path] if is_run_dir(path) else [
+                run for child in _subdirs(path)
+                for run in ([child] if is_run_dir(child) else
+                            [g for g in _subdirs(child) if is_run_dir(g)])]
+        except OSError as exc:
+            raise InputError(f"cannot look into {str(path)!r}: {exc.strerror or exc}") from None
+        if not runs:
+            raise InputError(
+                f"{str(path)!r} is not a run directory and holds none, even two levels down "
+                f"(a run directory has {METRICS_FILE}, or {CONFIG_FILE} and {HISTORY_FILE})")
+        found.extend(r for r in runs if r not in found)
+    return found
+
+
+def flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested mappings to dotted keys: {"a": {"b": 1}} -> {"a.b": 1}. Lists and {} are values."""
+    flat: dict[str, Any] = {}
+    for key, value in mapping.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            flat.update(flatten(value, dotted + "."))
+        else:
+            flat[dotted] = value
+    return flat
+
+
+def read_history(path: str | os.PathLike[str]) -> list[HistoryRow]:
+    """history.csv as a list of rows; an empty cell is None. Raises ValueError naming the row.
+
+    history.csv is appended row by row, so a run killed mid-write may end in a partial line: a
+    last row with fewer cells than the header is dropped rather than reported.
+    """
+    with open(path, newline="", encoding="utf-8") as handle:
+        lines = [(n, cells) for n, cells in enumerate(csv.reader(handle), start=1) if cells]
+    if not lines:
+        return []
+    (_, header), body = lines[0], lines[1:]
+    if body and len(body[-1][1]) < len(header):
+        body = body[:-1]
+    rows: list[HistoryRow] = []
+    for number, cells in body:
+        if len(cells) != len(header):
+            raise ValueError(f"row {number} has {len(cells)} cells for {len(header)} columns")
+        row: HistoryRow = {}
+        for key, cell in zip(header, cells):
+            try:
+                row[key] = float(cell) if cell.strip() else None
+            except ValueError:
+                raise ValueError(f"row {number}, column {key!r}: {cell!r} is not a number"
+                                 ) from None
+        rows.append(row)
+    return rows
+
+
+def _read_metrics(path: Path) -> dict[str, Any]:
+    try:
+        metrics = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValueError(f"{METRICS_FILE} is missing") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{METRICS_FILE} is not valid JSON ({exc.msg} at line {exc.lineno}, "
+                         f"column {exc.colno})") from None
+    if not isinstance(metrics, dict):
+        raise ValueError(f"{METRICS_FILE} holds a JSON {type(metrics).__name__}, not an object")
+    return metrics
+
+
+def _read_yaml(path: Path, kind: type, default: Any) -> Any:
+    if not path.is_file():
+        return default
+    try:
+        value = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise ValueError(f"{path.name} is not valid YAML{where} ({problem})") from None
+    if value is None:
+        return default
+    if not isinstance(value, kind):
+        raise ValueError(f"{path.name} holds a YAML {type(value).__name__}, "
+                         f"not a {kind.__name__}")
+    return value
+
+
+def _name_from_dir(path: Path) -> str:
+    # YYYYMMDD-HHMMSS-<name>; fall back to the whole directory name for any other layout.
+    parts = path.name.split("-", 2)
+    if len(parts) == 3 and parts[0].isdigit() and parts[1].isdigit():
+        return parts[2]
+    return path.name
+
+
+def read_run(path: str | os.PathLike[str]) -> RunRecord:
+    """Read one run directory. A problem with a file in it makes the record unreadable (with
+    the reason) instead of raising; only a path that is not a directory is an InputError.
+
+    config.yaml, overrides.yaml and history.csv are read even when metrics.json is missing or
+    corrupt, so ``dlcli show`` can still show what there is. An absent config.yaml or history.csv
+    is read as empty; a corrupt one makes the run unreadable.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise InputError(f"{str(path)!r} is not a directory")
+    problems: list[str] = []
+    metrics: dict[str, Any] = {}
+    config: dict[str, Any] = {}
+    overrides: list[str] = []
+    history: list[HistoryRow] = []
+    try:
+        metrics = _read_metrics(path / METRICS_FILE)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        problems.append(str(exc))
+    try:
+        config = flatten(_read_yaml(path / CONFIG_FILE, dict, {}))
+        overrides = [str(o) for o in _read_yaml(path / OVERRIDES_FILE, list, [])]
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        problems.append(str(exc))
+    if (path / HISTORY_FILE).is_file():
+        try:
+            history = read_history(path / HISTORY_FILE)
+        except (OSError, UnicodeDecodeError, ValueError, csv.Error) as exc:
+            problems.append(f"{HISTORY_FILE}: {exc}")
+    name = metrics.get("name") or config.get("name") or _name_from_dir(path)
+    status = UNREADABLE if problems else str(metrics.get("status") or "unknown")
+    return RunRecord(path=path, name=str(name), status=status, config=config, history=history,
+                     metrics=metrics, overrides=overrides,
+                     unreadable="; ".join(problems) if problems else None)
+
+
+def read_runs(paths: Iterable[str | os.PathLike[str]]) -> list[RunRecord]:
+    """``read_run`` on every run directory ``find_runs`` finds under ``paths``."""
+    return [read_run(path) for path in find_runs(paths)]

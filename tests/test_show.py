@@ -1,0 +1,103 @@
+"""dlcli show: one run's summary, config and terminal plot; clear errors for anything else."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from dlcli.cli.show import show
+from dlcli.runs.reader import read_history
+from test_compare import train, write_run
+
+app = typer.Typer()
+app.command()(show)
+runner = CliRunner()
+
+
+def invoke(*args: object):  # noqa: ANN201 - typer's Result
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_show_prints_summary_metrics_config_and_plot(tmp_path: Path) -> None:
+    run = write_run(tmp_path, "moons", costs=[0.7, 0.5, 0.3, 0.2],
+                    set_={"optimizer.learning_rate": 0.01},
+                    overrides=["optimizer.learning_rate=0.01"])
+    result = invoke(run)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["run", str(run)]
+    assert lines[2].split() == ["status", "completed"]
+    assert "--set optimizer.learning_rate=0.01" in result.stdout
+    final = next(line for line in lines if "final" in line and "│" in line)
+    cells = [c.strip() for c in final.strip("│").split("│")]
+    assert cells[0] == "final (epoch 3)" and float(cells[1]) == 0.2  # cost
+    assert "  optimizer.learning_rate: 0.01" in lines
+    assert "  model.hidden: [5, 2]" in lines
+    plot_top = lines.index("cost by epoch") + 1
+    assert lines[plot_top].split("|")[0].strip() == "0.77"  # epoch-0 dev loss is the highest
+    assert lines[-1] == "* training cost  o dev loss"
+
+
+def test_show_a_run_without_dev_split_and_with_smoothing(tmp_path: Path) -> None:
+    run = write_run(tmp_path, "nodev", costs=[0.7, 0.1, 0.7, 0.1], dev=False)
+    result = invoke(run, "--smooth", "0.5")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1] == "* training cost (smoothed)"
+    assert "dev_loss" not in result.stdout
+
+
+def test_show_an_interrupted_run_gives_its_status_and_message(tmp_path: Path) -> None:
+    run = write_run(tmp_path, "stopped", costs=[0.7, 0.6], status="interrupted",
+                    message="interrupted by the user at epoch 1")
+    result = invoke(run)
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert lines[2].split() == ["status", "interrupted"]
+    assert lines[3].split(maxsplit=1) == ["message", "interrupted by the user at epoch 1"]
+
+
+def test_show_an_unreadable_run_shows_what_it_can_and_exits_1(tmp_path: Path) -> None:
+    run = write_run(tmp_path, "broken", costs=[0.7, 0.6])
+    (run / "metrics.json").write_text("{")
+    result = invoke(run)
+    assert result.exit_code == 1
+    assert "unreadable" in result.stdout
+    assert "  name: broken" in result.stdout  # the config was still read
+    assert "metrics.json is not valid JSON" in result.stderr
+
+
+def test_show_a_directory_of_runs_is_an_error_that_names_one(tmp_path: Path) -> None:
+    run = write_run(tmp_path, "only", costs=[0.7, 0.6])
+    result = invoke(tmp_path)
+    assert result.exit_code == 2
+    assert "is not a run directory but holds 1" in result.stderr
+    assert str(run) in result.stderr
+
+
+def test_show_bad_paths_and_options_exit_2_without_traceback(tmp_path: Path) -> None:
+    run = write_run(tmp_path, "a", costs=[0.7, 0.6])
+    for args, message in (([tmp_path / "missing"], "does not exist"),
+                          ([run / "metrics.json"], "is a file"),
+                          ([run, "--smooth", "2"], "beta must be in [0, 1)")):
+        result = invoke(*args)
+        assert result.exit_code == 2, args
+        assert message in result.stderr
+        assert "Traceback" not in result.output
+
+
+def test_show_a_real_run(tmp_path: Path) -> None:
+    run = train(tmp_path, "real", optimizer__learning_rate=0.02)
+    metrics = json.loads((run / "metrics.json").read_text())
+    result = invoke(run)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[1].split() == ["name", "real"] and lines[2].split() == ["status", "completed"]
+    assert "  optimizer.learning_rate: 0.02" in lines
+    assert lines[-1] == "* training cost  o dev loss"
+    top = lines[lines.index("cost by epoch") + 1]
+    highest = max(r[k] for r in read_history(run / "history.csv") for k in ("cost", "dev_loss"))
+    assert float(top.split("|")[0]) == pytest.approx(highest, rel=1e-3)
+    assert f"final (epoch {metrics['final']['epoch']})" in result.stdout
