@@ -11,7 +11,9 @@ import typer
 from typer.core import TyperGroup
 
 from dlcli import __version__, console
+from dlcli.cli.compare import compare
 from dlcli.cli.resume import resume
+from dlcli.cli.show import show
 from dlcli.cli.train import train
 from dlcli.errors import DlcliError
 
@@ -58,6 +60,8 @@ def main_options(
 
 app.command()(train)
 app.command()(resume)
+app.command()(compare)
+app.command()(show)
 
 
 def main() -> None:
