@@ -12,6 +12,7 @@ from typer.core import TyperGroup
 
 from dlcli import __version__, console
 from dlcli.cli.compare import compare
+from dlcli.cli.gradcheck import gradcheck
 from dlcli.cli.resume import resume
 from dlcli.cli.show import show
 from dlcli.cli.train import train
@@ -60,6 +61,7 @@ def main_options(
 
 app.command()(train)
 app.command()(resume)
+app.command()(gradcheck)
 app.command()(compare)
 app.command()(show)
 

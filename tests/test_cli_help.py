@@ -1,0 +1,40 @@
+"""Every command has help and is in the README (the CLI is the product's front door)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from dlcli.cli.app import app
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+COMMANDS = sorted(cmd.name or cmd.callback.__name__ for cmd in app.registered_commands)
+runner = CliRunner()
+
+
+def test_all_commands_are_registered():
+    assert {"train", "resume", "gradcheck", "compare", "show"} <= set(COMMANDS)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_command_has_help_and_is_documented(command):
+    result = runner.invoke(app, [command, "--help"])
+    assert result.exit_code == 0
+    assert "Usage" in result.output and len(result.output) > 200
+    assert f"dlcli {command}" in README
+
+
+def test_top_level_help_lists_every_command():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in COMMANDS:
+        assert command in result.output
+
+
+def test_readme_starts_with_the_two_setup_commands():
+    block = README.split("```bash", 1)[1].split("```", 1)[0].strip().splitlines()
+    assert block[0] == "pip install -e . && dlcli train configs/quickstart.yaml"
+    assert block[1].startswith("pip install -e '.[test]' && python -m pytest")
+    ci = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text()
+    assert block[1] in ci
