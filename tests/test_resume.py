@@ -123,7 +123,12 @@ def test_killed_run_resumes_from_its_checkpoint(tmp_path):
     proc.wait(timeout=30)
     run = only_run(runs)
     assert metrics(run)["status"] == "running"          # nobody could say otherwise
-    result = runner.invoke(app, ["resume", str(run), "--epochs", "40", "-q"])
+    from dlcli.runs.checkpoint import load_checkpoint
+    saved = load_checkpoint(run / "checkpoint.npz")["epoch"]
+    assert saved % 10 == 0 and saved >= 10
+    target = saved + 10
+    result = runner.invoke(app, ["resume", str(run), "--epochs", str(target), "-q"])
     assert result.exit_code == 0, result.output
     child = next(p for p in runs.iterdir() if p != run)
-    assert metrics(child)["epochs_run"] == 40
+    assert metrics(child)["epochs_run"] == target
+    assert [int(r["epoch"]) for r in history(child)] == list(range(target + 1))
