@@ -26,7 +26,8 @@ from dlcli.data import Augmenter, load_data
 from dlcli.data.dataset import Dataset
 from dlcli.runs.files import clean_json, write_json, write_npz, write_yaml
 from dlcli.runs.checkpoint import load_checkpoint
-from dlcli.runs.recorder import CHECKPOINT, HISTORY, Recorder, read_history
+from dlcli.runs.reader import read_history
+from dlcli.runs.recorder import CHECKPOINT, HISTORY, Recorder
 from dlcli.runs.rundir import create_run_dir
 from dlcli.train.build import build_network, build_optimizer, check_fits, load_initial_params
 from dlcli.train.callbacks import Callback, EarlyStopping

@@ -24,7 +24,7 @@ HISTORY_FILE = "history.csv"
 OVERRIDES_FILE = "overrides.yaml"
 UNREADABLE = "unreadable"
 
-HistoryRow = dict[str, float | None]
+HistoryRow = dict[str, float | int | None]
 
 
 @dataclass(frozen=True)
@@ -112,6 +112,9 @@ def flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+COUNT_COLUMNS = ("epoch", "step")
+
+
 def read_history(path: str | os.PathLike[str]) -> list[HistoryRow]:
     """history.csv as a list of rows; an empty cell is None. Raises ValueError naming the row.
 
@@ -132,7 +135,9 @@ def read_history(path: str | os.PathLike[str]) -> list[HistoryRow]:
         row: HistoryRow = {}
         for key, cell in zip(header, cells):
             try:
-                row[key] = float(cell) if cell.strip() else None
+                # epoch and step are counts; every other column is a measurement
+                number_type = int if key in COUNT_COLUMNS else float
+                row[key] = number_type(cell) if cell.strip() else None
             except ValueError:
                 raise ValueError(f"row {number}, column {key!r}: {cell!r} is not a number"
                                  ) from None

@@ -1,7 +1,6 @@
 """The callback that records a run as it trains: history rows and periodic checkpoints."""
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Any
 
@@ -61,17 +60,3 @@ class Recorder(Callback):
         if self.history is not None:
             self.history.close()
 
-
-def read_history(path: Path) -> list[dict[str, Any]]:
-    """history.csv rows as dicts: ``epoch``/``step`` ints, other cells floats or None."""
-    rows = []
-    with open(path, newline="", encoding="utf-8") as handle:
-        for record in csv.DictReader(handle):
-            row: dict[str, Any] = {}
-            for key, cell in record.items():
-                if key in ("epoch", "step"):
-                    row[key] = int(cell)
-                else:
-                    row[key] = float(cell) if cell not in ("", None) else None
-            rows.append(row)
-    return rows
