@@ -36,7 +36,9 @@ def relu_forward(Z: np.ndarray, out: np.ndarray, work: Work) -> None:
 
 
 def relu_backward(dA: np.ndarray, Z: np.ndarray, A: np.ndarray, work: Work) -> None:
-    np.greater(Z, 0, out=work.mask)
+    # Against the zeros array, not the scalar 0: converting a Python scalar costs a small
+    # layer as much as the comparison.
+    np.greater(Z, work.zeros, out=work.mask)
     np.multiply(dA, work.mask, out=dA)
 
 

@@ -54,6 +54,11 @@ def update_running(running_mean: np.ndarray, running_var: np.ndarray, stats: dic
 
 
 def forward_infer(Z: np.ndarray, gamma: np.ndarray, beta: np.ndarray, running_mean: np.ndarray,
-                  running_var: np.ndarray, eps: float) -> np.ndarray:
-    """Inference mode: normalise with the running estimates."""
-    return gamma * ((Z - running_mean) / np.sqrt(running_var + eps)) + beta
+                  running_var: np.ndarray, eps: float, out: np.ndarray | None = None
+                  ) -> np.ndarray:
+    """Inference mode: normalise with the running estimates. The per-unit constants are folded
+    first, so the (n, m) array takes two passes: Z~ = Z * scale + (beta - mean * scale)."""
+    scale = gamma / np.sqrt(running_var + eps)
+    shift = beta - running_mean * scale
+    out = np.multiply(Z, scale, out=out)
+    return np.add(out, shift, out=out)

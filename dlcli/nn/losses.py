@@ -26,8 +26,11 @@ class SigmoidCrossEntropy:
 
     @staticmethod
     def work(m: int, dtype: np.dtype) -> SimpleNamespace:
-        """Reusable arrays for a batch of ``m``."""
-        return SimpleNamespace(dZ=np.empty((1, m), dtype), softplus=np.empty(m, dtype))
+        """Reusable arrays for a batch of ``m``, and the step's constants as 0-d arrays of the
+        dtype (a ufunc converts a Python float operand on every call: slow on small batches)."""
+        return SimpleNamespace(dZ=np.empty((1, m), dtype), softplus=np.empty(m, dtype),
+                               zero=np.zeros((), dtype), half=np.full((), 0.5, dtype),
+                               inv_m=np.full((), 1.0 / m, dtype))
 
     @staticmethod
     def forward_backward(Z: np.ndarray, t: np.ndarray, work: SimpleNamespace
@@ -36,26 +39,27 @@ class SigmoidCrossEntropy:
         m = Z.shape[1]
         z = Z[0]
         # J0 = mean(softplus(z) - y z), with softplus(z) = logaddexp(0, z) (stable form).
-        sp = work.softplus
-        np.logaddexp(0.0, z, out=sp)
+        sp, half = work.softplus, work.half
+        np.logaddexp(work.zero, z, out=sp)
         loss = (float(np.add.reduce(sp)) - float(np.dot(z, t))) / m
         dZ = work.dZ
         d = dZ[0]
         # A = (1 + tanh(z/2)) / 2, the stable sigmoid; dZ = (A - y) / m = tanh(z/2)/2m + (1/2 - y)/m
-        np.multiply(z, 0.5, out=d)
+        np.multiply(z, half, out=d)
         np.tanh(d, out=d)
-        np.multiply(d, 0.5, out=d)
+        np.multiply(d, half, out=d)
         np.subtract(d, t, out=d)
-        np.add(d, 0.5, out=d)
-        np.multiply(d, 1.0 / m, out=d)
+        np.add(d, half, out=d)
+        np.multiply(d, work.inv_m, out=d)
         return loss, dZ
 
     @staticmethod
     def evaluate(Z: np.ndarray, y: np.ndarray) -> tuple[float, int]:
         """(sum of per-example losses, number correct) in float64."""
         z = Z[0].astype(np.float64)
-        loss = float(np.logaddexp(0.0, z).sum() - np.dot(z, y))
-        return loss, int(np.count_nonzero((z > 0) == (y == 1)))
+        # Labels are 0/1, so (z > 0) == y counts the right answers (bool compares as 0/1).
+        loss = float(np.add.reduce(np.logaddexp(0.0, z))) - float(np.dot(z, y))
+        return loss, int(np.count_nonzero(np.equal(np.greater(z, 0.0), y)))
 
     @staticmethod
     def probabilities(Z: np.ndarray) -> np.ndarray:
@@ -80,7 +84,8 @@ class SoftmaxCrossEntropy:
     @staticmethod
     def work(m: int, dtype: np.dtype) -> SimpleNamespace:
         return SimpleNamespace(max=np.empty(m, dtype), total=np.empty(m, dtype),
-                               at=np.empty(m, np.intp), arange=np.arange(m, dtype=np.intp))
+                               at=np.empty(m, np.intp), arange=np.arange(m, dtype=np.intp),
+                               m=np.full((), m, np.intp), inv_m=np.full((), 1.0 / m, dtype))
 
     @staticmethod
     def forward_backward(Z: np.ndarray, t: np.ndarray, work: SimpleNamespace
@@ -90,7 +95,7 @@ class SoftmaxCrossEntropy:
         K, m = Z.shape
         mx, total, at = work.max, work.total, work.at
         # Flat positions of each example's true class in the (K, m) arrays.
-        np.multiply(t, m, out=at)
+        np.multiply(t, work.m, out=at)
         np.add(at, work.arange, out=at)
         picked = Z.ravel().take(at)
         # log-sum-exp: subtract the column max before exp so nothing overflows.
@@ -106,7 +111,7 @@ class SoftmaxCrossEntropy:
         loss = float(np.add.reduce(total)) / m
         flat = Z.ravel()
         flat[at] = flat.take(at) - 1.0            # A - Y without building the one-hot Y
-        np.multiply(Z, 1.0 / m, out=Z)
+        np.multiply(Z, work.inv_m, out=Z)
         return loss, Z
 
     @staticmethod

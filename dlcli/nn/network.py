@@ -22,7 +22,8 @@ from dlcli.nn.initializers import init_weights
 from dlcli.nn.losses import SigmoidCrossEntropy, SoftmaxCrossEntropy
 
 OutputLayer = type[SigmoidCrossEntropy] | type[SoftmaxCrossEntropy]
-EVAL_CHUNK = 8192  # examples per inference pass: bounds memory on large splits
+EVAL_CHUNK = 8192           # at most this many examples per inference pass
+EVAL_ELEMENTS = 1 << 21     # and about this many entries in the widest layer's buffers
 
 
 @dataclass
@@ -119,6 +120,7 @@ class Network:
                 self.weight_mask[start:start + size].reshape(n_out, n_in + 1)[:, :n_in] = 1.0
             self.layers.append(layer)
         self._buffers: dict[int, list[_Buffers]] = {}
+        self._infer_cache: dict[int, list[SimpleNamespace]] = {}
         self._penalty_tmp = np.empty(total, dtype=self.dtype)
 
     # ------------------------------------------------------------------ parameters
@@ -320,24 +322,70 @@ class Network:
 
     # ------------------------------------------------------------------ inference
 
+    def _eval_chunk(self, m: int) -> int:
+        """Examples per inference pass: the whole split when small, else a chunk whose widest
+        layer's buffers stay near EVAL_ELEMENTS (bounds memory on large splits)."""
+        return max(1, min(m, EVAL_CHUNK, max(256, EVAL_ELEMENTS // (max(self.sizes[1:]) + 1))))
+
+    def _inference_buffers(self, m: int) -> list[SimpleNamespace]:
+        """Per-chunk-size inference arrays, kept between calls: per-epoch evaluation of a split
+        of fixed size then allocates nothing (it runs every epoch, so on small data its fixed
+        costs are a visible share of a run)."""
+        bufs = self._infer_cache.get(m)
+        if bufs is None:
+            dt = self.dtype
+            widest = max(self.sizes[1:])
+            zeros = np.zeros(widest * m, dt)   # relu's zeros, one array shared by the layers
+            bufs = []
+            for layer in self.layers:
+                n = layer.n_out
+                A = np.empty((n + 1, m), dtype=dt)
+                A[n] = 1.0   # the ones row that the next layer's [W | b] block multiplies
+                bufs.append(SimpleNamespace(Z=np.empty((n, m), dt), A=A,
+                                            work=SimpleNamespace(zeros=zeros[:n * m].reshape(n, m))))
+            self._infer_cache[m] = bufs
+        return bufs
+
+    def _infer(self, X1: np.ndarray) -> np.ndarray:
+        """Z[L] (units, m) of rows ``X1`` (m, n_x + 1) ending in ones, in inference mode (no
+        dropout, batch norm's running statistics). The result is a reused buffer."""
+        bufs = self._inference_buffers(X1.shape[0])
+        A_prev = X1.T
+        for layer, buf in zip(self.layers, bufs):
+            if layer.batch_norm:
+                np.matmul(layer.W, A_prev[:layer.n_in], out=buf.Z)
+                batchnorm.forward_infer(buf.Z, layer.gamma, layer.beta, layer.running_mean,
+                                        layer.running_var, self.bn_epsilon, out=buf.Z)
+            else:
+                np.matmul(layer.block, A_prev, out=buf.Z)
+            if layer.activation is None:
+                return buf.Z
+            layer.activation.forward(buf.Z, buf.A[:layer.n_out], buf.work)
+            A_prev = buf.A
+        raise AssertionError("the last layer is the output layer")
+
     def logits(self, X: np.ndarray) -> np.ndarray:
         """Z[L] (units, m) in inference mode: no dropout, batch norm's running statistics."""
-        parts = []
-        for start in range(0, max(X.shape[0], 1), EVAL_CHUNK):
-            A = np.asarray(X[start:start + EVAL_CHUNK], dtype=self.dtype).T
-            for layer in self.layers:
-                Z = layer.W @ A
-                if layer.batch_norm:
-                    Z = batchnorm.forward_infer(Z, layer.gamma, layer.beta, layer.running_mean,
-                                                layer.running_var, self.bn_epsilon)
-                else:
-                    Z += layer.b
-                if layer.activation is None:
-                    parts.append(Z)
-                    break
-                A = np.empty_like(Z)
-                layer.activation.forward(Z, A, work_arrays(Z.shape, Z.dtype))
+        step = self._eval_chunk(X.shape[0])
+        parts = [self._infer(self.with_ones(X[start:start + step])).copy()
+                 for start in range(0, max(X.shape[0], 1), step)]
         return np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
+
+    def evaluate_rows(self, X1: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+        """``evaluate`` for rows already in ``train_step``'s layout (ending in a column of
+        ones): the training loop keeps its splits that way, so evaluating copies nothing."""
+        m = X1.shape[0]
+        step = self._eval_chunk(m)
+        if step >= m:   # the common case, without the loop's slicing
+            loss_sum, correct = self.output.evaluate(self._infer(X1), y)
+            return loss_sum / m, correct / m
+        loss_sum, correct = 0.0, 0
+        for start in range(0, m, step):
+            loss, right = self.output.evaluate(self._infer(X1[start:start + step]),
+                                               y[start:start + step])
+            loss_sum += loss
+            correct += right
+        return loss_sum / m, correct / m
 
     def evaluate(self, X: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         """(J0, accuracy) on a whole split in inference mode."""

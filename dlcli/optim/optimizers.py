@@ -31,10 +31,18 @@ class Optimizer:
         self._tmp = np.empty(min(size, CHUNK), dtype=self.dtype)
         self._tmp2 = np.empty(min(size, CHUNK), dtype=self.dtype)
         self._chunks = [slice(i, min(i + CHUNK, size)) for i in range(0, size, CHUNK)]
+        # The step's scalars as 0-d arrays of the parameters' dtype, refilled each step: a ufunc
+        # converts a Python float operand on every call, which costs as much as the arithmetic
+        # on a small network. The values are the Python floats cast to the dtype, exactly what
+        # the ufunc would have used (NEP 50), so the results are bit-for-bit the same.
+        n_coef = len(self._coefficients(0.0))
+        self._coef = np.zeros(n_coef, dtype=self.dtype)
+        self._coef_views = tuple(self._coef[i:i + 1].reshape(()) for i in range(n_coef))
 
     def step(self, theta: np.ndarray, grad: np.ndarray, lr: float) -> None:
         self.t += 1
-        coef = self._coefficients(float(lr))
+        self._coef[:] = self._coefficients(float(lr))
+        coef = self._coef_views
         tmp, tmp2 = self._tmp, self._tmp2
         state = [self.state[slot] for slot in self.slots]
         if len(self._chunks) == 1:
@@ -125,8 +133,9 @@ class Adam(Optimizer):
 
     def _coefficients(self, lr):  # type: ignore[override]
         b1, b2, eps = self.hyper["beta1"], self.hyper["beta2"], self.hyper["epsilon"]
-        c1 = 1.0 - b1 ** self.t
-        c2 = math.sqrt(1.0 - b2 ** self.t)
+        t = max(self.t, 1)   # t = 0 only when the base class sizes the coefficient array
+        c1 = 1.0 - b1 ** t
+        c2 = math.sqrt(1.0 - b2 ** t)
         return b1, 1.0 - b1, b2, 1.0 - b2, lr * c2 / c1, eps * c2
 
     def _update(self, theta, grad, v, s, tmp, tmp2, coef):  # type: ignore[override]

@@ -1,0 +1,167 @@
+"""Benchmark dlcli's training step against PyTorch, scikit-learn and the GEMM limit (issue 6).
+
+    python benchmarks/run.py [--workloads tiny,small] [--systems dlcli,torch] [--repeat N]
+                             [--out benchmarks/results/<date>.json] [--blas-env inherit|unset]
+
+Every measurement runs in a fresh interpreter (``worker.py``); the systems take turns within
+each repeat, so load from other processes hits them alike. Reported: the best and the median
+samples/s of the repeats, dlcli's ratio to each system (best to best), and dlcli's share of the
+GEMM-bound rate. A JSON file keeps every raw measurement.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from benchmarks.workloads import WORKLOADS  # noqa: E402
+
+SYSTEMS = ["dlcli", "torch", "sklearn", "gemm"]
+BLAS_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def measure(system: str, workload: str, env: dict[str, str]) -> dict:
+    proc = subprocess.run([sys.executable, str(HERE / "worker.py"), system, workload],
+                          capture_output=True, text=True, env=env, check=False)
+    if proc.returncode != 0:
+        return {"system": system, "workload": workload, "error": proc.stderr.strip()[-2000:]}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def machine() -> dict:
+    cpu = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        load = os.getloadavg()
+    except OSError:
+        load = None
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
+            "platform": platform.platform(), "load_average_at_start": load}
+
+
+def summarize(runs: list[dict], workloads: list[str]) -> dict:
+    out: dict = {}
+    for name in workloads:
+        row: dict = {}
+        for system in SYSTEMS + ["dlcli_eval"]:
+            ok = [r for r in runs if r["workload"] == name and r["system"] == system
+                  and "error" not in r]
+            if not ok:
+                continue
+            rates = [r["samples_per_second"] for r in ok]
+            entry = {"best": max(rates), "median": statistics.median(rates), "n": len(rates),
+                     "peak_rss_mb": max(r["peak_rss_mb"] for r in ok)}
+            if system == "gemm":
+                entry["gflops_best"] = max(r["gflops"] for r in ok)
+                entry["bound_best"] = max(r["bound_samples_per_second"] for r in ok)
+            if system == "dlcli_eval":
+                entry["overhead_fraction_median"] = statistics.median(
+                    r["overhead_fraction"] for r in ok)
+            row[system] = entry
+        d = row.get("dlcli")
+        if d:
+            for other in ("torch", "sklearn"):
+                if other in row:
+                    row[f"dlcli/{other}"] = d["best"] / row[other]["best"]
+                    row[f"dlcli/{other}_median"] = d["median"] / row[other]["median"]
+            if "gemm" in row:
+                row["dlcli/gemm_bound"] = d["best"] / row["gemm"]["bound_best"]
+        out[name] = row
+    return out
+
+
+def table(summary: dict) -> str:
+    head = ("| workload | dlcli | PyTorch | scikit-learn | dlcli / PyTorch | dlcli / sklearn "
+            "| GEMM GFLOP/s | GEMM-bound | dlcli / GEMM-bound | peak RSS dlcli / PyTorch |")
+    lines = [head, "|" + "---|" * 10]
+
+    def num(row: dict, key: str) -> str:
+        return f"{row[key]['best']:,.0f}" if key in row else "-"
+
+    def ratio(row: dict, key: str) -> str:
+        return f"{row[key]:.2f}x" if key in row else "-"
+
+    for name, row in summary.items():
+        gemm = row.get("gemm", {})
+        rss = "/".join(f"{row[s]['peak_rss_mb']:.0f}" if s in row else "-"
+                       for s in ("dlcli", "torch")) + " MB"
+        frac = f"{row['dlcli/gemm_bound']:.0%}" if "dlcli/gemm_bound" in row else "-"
+        lines.append(f"| {name} | {num(row, 'dlcli')} | {num(row, 'torch')} | "
+                     f"{num(row, 'sklearn')} | {ratio(row, 'dlcli/torch')} | "
+                     f"{ratio(row, 'dlcli/sklearn')} | "
+                     f"{gemm.get('gflops_best', float('nan')):.0f} | "
+                     f"{gemm.get('bound_best', float('nan')):,.0f} | {frac} | {rss} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workloads", default=",".join(WORKLOADS))
+    parser.add_argument("--systems", default=",".join(SYSTEMS + ["dlcli_eval"]),
+                        help="dlcli, torch, sklearn, gemm, dlcli_eval (the per-epoch "
+                             "evaluation + history cost, tiny only)")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--out", default=None, help="JSON file (default "
+                        "benchmarks/results/<date>.json)")
+    parser.add_argument("--blas-env", choices=["inherit", "unset"], default="inherit",
+                        help="unset: run the workers without OPENBLAS_CORETYPE and "
+                             "OPENBLAS_L2_SIZE (both together)")
+    args = parser.parse_args(argv)
+    workloads = [w for w in args.workloads.split(",") if w]
+    systems = [s for s in args.systems.split(",") if s]
+    unknown = [w for w in workloads if w not in WORKLOADS]
+    if unknown:
+        parser.error(f"unknown workload(s) {unknown}; choose from {list(WORKLOADS)}")
+    env = dict(os.environ)
+    if args.blas_env == "unset":
+        for key in BLAS_ENV:
+            env.pop(key, None)
+    started = dt.datetime.now()
+    runs: list[dict] = []
+    for r in range(args.repeat):
+        for name in workloads:
+            turn = systems[r % len(systems):] + systems[:r % len(systems)]
+            for system in turn:
+                if system == "dlcli_eval" and name != "tiny":
+                    continue
+                result = measure(system, name, env)
+                result["repeat"] = r
+                runs.append(result)
+                rate = result.get("samples_per_second")
+                print(f"[{r + 1}/{args.repeat}] {name:6} {system:10} "
+                      + (f"{rate:>12,.0f} samples/s" if rate else result.get("error", "")
+                         .splitlines()[-1:].__str__()), file=sys.stderr, flush=True)
+    summary = summarize(runs, workloads)
+    report = {"started": started.isoformat(timespec="seconds"), "machine": machine(),
+              "blas_env": args.blas_env, "repeat": args.repeat,
+              "workloads": {n: WORKLOADS[n].describe() for n in workloads},
+              "summary": summary, "runs": runs}
+    out = Path(args.out or HERE / "results" / f"{started:%Y%m%d-%H%M%S}.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1))
+    print(table(summary))
+    if any("dlcli_eval" in row for row in summary.values()):
+        e = summary["tiny"]["dlcli_eval"]
+        print(f"\ntiny, evaluation every epoch + history.csv: "
+              f"{e['overhead_fraction_median']:.1%} of the run's wall time")
+    print(f"\nwritten {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""One module per system under test: each exposes ``train(workload) -> dict``."""

@@ -1,0 +1,48 @@
+"""Runs one system on one workload in this process and prints one JSON object on stdout.
+
+``run.py`` starts a fresh interpreter for every measurement, so one system's thread pools and
+memory never affect another's, and the peak RSS is that run's alone.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import resource
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.workloads import WORKLOADS  # noqa: E402
+
+MODULES = {"dlcli": "dlcli_bench", "torch": "torch_bench", "sklearn": "sklearn_bench",
+           "gemm": "gemm", "dlcli_eval": "dlcli_bench"}
+
+
+def blas_info() -> list[dict]:
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return []
+    keep = ("internal_api", "version", "architecture", "num_threads", "threading_layer")
+    return [{k: d.get(k) for k in keep} for d in threadpool_info()]
+
+
+def main(system: str, workload: str) -> None:
+    module = importlib.import_module(f"benchmarks.systems.{MODULES[system]}")
+    w = WORKLOADS[workload]
+    result = module.eval_overhead(w) if system == "dlcli_eval" else module.train(w)
+    if "samples" in result and "samples_per_second" not in result:
+        result["samples_per_second"] = result["samples"] / result["seconds"]
+    result.update(system=system, workload=workload,
+                  peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  blas=blas_info(),
+                  env={k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
+                                                      "OMP_NUM_THREADS",
+                                                      "OPENBLAS_NUM_THREADS")})
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])
