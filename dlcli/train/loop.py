@@ -176,7 +176,7 @@ class Trainer:
         for callback in self.callbacks:
             callback.on_train_begin(self)
         try:
-            if self.progress.epoch == 0:
+            if self.progress.epoch == 0 and not self.history:   # not when resuming at 0
                 self._emit(self.initial_row())
             while self.progress.epoch < target and self.status == "running":
                 epoch = self.progress.epoch + 1
