@@ -139,11 +139,12 @@ def main(argv: list[str] | None = None) -> int:
             for system in turn:
                 if system == "dlcli_eval" and name != "tiny":
                     continue
+                load = os.getloadavg()[0]   # other processes' load: the machine is shared
                 result = measure(system, name, env)
-                result["repeat"] = r
+                result["repeat"], result["load_before"] = r, load
                 runs.append(result)
                 rate = result.get("samples_per_second")
-                print(f"[{r + 1}/{args.repeat}] {name:6} {system:10} "
+                print(f"[{r + 1}/{args.repeat}] load {load:4.2f} {name:6} {system:10} "
                       + (f"{rate:>12,.0f} samples/s" if rate else result.get("error", "")
                          .splitlines()[-1:].__str__()), file=sys.stderr, flush=True)
     summary = summarize(runs, workloads)
