@@ -341,8 +341,8 @@ class Network:
                 n = layer.n_out
                 A = np.empty((n + 1, m), dtype=dt)
                 A[n] = 1.0   # the ones row that the next layer's [W | b] block multiplies
-                bufs.append(SimpleNamespace(Z=np.empty((n, m), dt), A=A,
-                                            work=SimpleNamespace(zeros=zeros[:n * m].reshape(n, m))))
+                work = SimpleNamespace(zeros=zeros[:n * m].reshape(n, m))
+                bufs.append(SimpleNamespace(Z=np.empty((n, m), dt), A=A, work=work))
             self._infer_cache[m] = bufs
         return bufs
 
