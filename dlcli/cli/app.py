@@ -16,6 +16,7 @@ from dlcli.cli.gradcheck import gradcheck
 from dlcli.cli.resume import resume
 from dlcli.cli.show import show
 from dlcli.cli.train import train
+from dlcli.cli.tune import tune
 from dlcli.errors import DlcliError
 
 class _Commands(TyperGroup):
@@ -64,6 +65,7 @@ app.command()(resume)
 app.command()(gradcheck)
 app.command()(compare)
 app.command()(show)
+app.command()(tune)
 
 
 def main() -> None:
