@@ -75,19 +75,25 @@ def test_resume_refuses_changes_that_do_not_make_sense_mid_run(tmp_path):
     assert len(list(runs.iterdir())) == 1
 
 
-def test_ctrl_c_keeps_what_was_logged_and_the_run_resumes(tmp_path):
-    config = dict(SMALL, training={"epochs": 100000, "batch_size": 32, "checkpoint_every": 5})
-    path = write_config(tmp_path, config)
+def start_long_run(tmp_path, checkpoint_every, rows):
+    """A real ``dlcli train`` subprocess, returned once its history has ``rows`` rows."""
+    config = dict(SMALL, training={"epochs": 100000, "batch_size": 32,
+                                   "checkpoint_every": checkpoint_every})
     runs = tmp_path / "runs"
-    proc = subprocess.Popen([sys.executable, "-m", "dlcli", "train", str(path), "--runs-dir",
-                             str(runs), "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "dlcli", "train",
+                             str(write_config(tmp_path, config)), "--runs-dir", str(runs), "-q"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
     while time.time() < deadline:
-        runs_found = list(runs.glob("*/history.csv")) if runs.exists() else []
-        if runs_found and len(runs_found[0].read_text().splitlines()) > 30:
+        found = list(runs.glob("*/history.csv")) if runs.exists() else []
+        if found and len(found[0].read_text().splitlines()) > rows:
             break
         time.sleep(0.1)
+    return proc, runs
+
+
+def test_ctrl_c_keeps_what_was_logged_and_the_run_resumes(tmp_path):
+    proc, runs = start_long_run(tmp_path, checkpoint_every=5, rows=30)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
@@ -107,20 +113,9 @@ def test_ctrl_c_keeps_what_was_logged_and_the_run_resumes(tmp_path):
 
 
 def test_killed_run_resumes_from_its_checkpoint(tmp_path):
-    config = dict(SMALL, training={"epochs": 100000, "batch_size": 32, "checkpoint_every": 10})
-    path = write_config(tmp_path, config)
-    runs = tmp_path / "runs"
-    proc = subprocess.Popen([sys.executable, "-m", "dlcli", "train", str(path), "--runs-dir",
-                             str(runs), "-q"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        found = list(runs.glob("*/history.csv")) if runs.exists() else []
-        if found and len(found[0].read_text().splitlines()) > 25:
-            break
-        time.sleep(0.1)
+    proc, runs = start_long_run(tmp_path, checkpoint_every=10, rows=25)
     os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
+    proc.communicate(timeout=30)
     run = only_run(runs)
     assert metrics(run)["status"] == "running"          # nobody could say otherwise
     from dlcli.runs.checkpoint import load_checkpoint
