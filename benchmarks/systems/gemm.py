@@ -1,6 +1,6 @@
 """The machine's practical limit: numpy float32 matrix-multiply GFLOP/s on the shapes of one
 training step (forward Z = [W|b][A;1], backward [dW|db] = dZ [A;1]^T and dA = W^T dZ for every
-layer but the first), contiguous operands, ``out=`` given, best of several timings per shape.
+layer but the first), contiguous operands, ``out=`` given, best of 15 short timings per shape.
 
 The GEMM-bound rate of a workload is this rate / (6 x parameters) samples per second.
 """
@@ -26,8 +26,10 @@ def step_shapes(w: Workload, m: int | None = None) -> list[tuple[int, int, int]]
     return shapes
 
 
-def time_matmul(rows: int, inner: int, cols: int, *, repeat: int = 5,
-                min_seconds: float = 0.05) -> float:
+def time_matmul(rows: int, inner: int, cols: int, *, repeat: int = 15,
+                min_seconds: float = 0.02) -> float:
+    """Best seconds per product over ``repeat`` short timings: on a shared machine many short
+    timings find the quiet moments that a few long ones miss."""
     rng = np.random.default_rng(0)
     a = rng.standard_normal((rows, inner), dtype=np.float32)
     b = rng.standard_normal((inner, cols), dtype=np.float32)
