@@ -26,7 +26,7 @@ SPACE = {"optimizer.learning_rate": {"log_uniform": [1e-3, 1e-1]},
 @pytest.fixture(scope="module")
 def cluster():
     with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
-                                  dashboard_address=None, silence_logs=40) as local:
+                                  dashboard_address=":0", silence_logs=40) as local:
         yield local
 
 
