@@ -128,6 +128,7 @@ class Trainer:
         log_norms = training.log_grad_norms
         norms: dict[str, float] = {}
         total, batches = 0.0, 0
+        bad: float | None = None   # a non-finite cost: the run diverged, its update not applied
         for start in range(0, M, B):
             idx = order[start:start + B]
             X1, t = self._batch_buffers(len(idx))
@@ -139,7 +140,7 @@ class Trainer:
                 augment(X1[:, :-1], aug_rng)
             cost = net.train_step(X1, t, l2=l2, l1=l1, rng=dropout_rng)
             if not math.isfinite(cost):
-                total, batches = cost, 1
+                bad = cost
                 break
             opt.step(theta, grad, lr)
             total += cost
@@ -150,6 +151,8 @@ class Trainer:
         self.progress.train_seconds += time.perf_counter() - started
         self.progress.step += batches
         self.progress.samples += min(M, batches * B)
+        if bad is not None:
+            return bad, {}
         return total / batches, {k: v / batches for k, v in norms.items()}
 
     def _emit(self, row: dict[str, Any]) -> None:
