@@ -91,16 +91,17 @@ def summary_table(metrics: dict[str, Any]) -> Table:
     table = Table(title=f"{metrics.get('run', '')} — {metrics.get('status', '')}",
                   title_justify="left")
     table.add_column("")
+    table.add_column("epoch", justify="right")
     keys = [k for k in ("cost", "train_loss", "train_accuracy", "dev_loss", "dev_accuracy",
                         "test_loss", "test_accuracy")
             if k in metrics.get("final", {}) or k in metrics.get("best", {})]
     for key in keys:
-        table.add_column(key.replace("_", " "), justify="right")
+        split, _, measure = key.partition("_")
+        measure = "acc" if measure == "accuracy" else measure
+        table.add_column(f"{split}\n{measure}" if measure else key, justify="right")
     for label in ("final", "best"):
         block = metrics.get(label) or {}
-        epoch = block.get("epoch")
-        table.add_row(f"{label} (epoch {epoch})" if epoch is not None else label,
-                      *[_fmt(block.get(k)) for k in keys])
+        table.add_row(label, _fmt(block.get("epoch")), *[_fmt(block.get(k)) for k in keys])
     return table
 
 

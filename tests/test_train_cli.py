@@ -101,7 +101,9 @@ def test_name_option_wins(tmp_path, runs_dir):
 def test_progress_and_summary_are_shown(tmp_path, runs_dir):
     result = train(write_config(tmp_path), "--runs-dir", runs_dir)
     assert result.exit_code == 0
-    assert "completed" in result.output and "dev accuracy" in result.output
+    assert "completed" in result.output
+    assert "│ final │" in result.output and "│ best  │" in result.output
+    assert "dev" in result.output and "acc" in result.output
     assert "run directory:" in result.output
 
 
