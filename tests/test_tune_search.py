@@ -21,8 +21,8 @@ from dlcli.cli.tune import tune
 from dlcli.config import load_config, read_yaml
 from dlcli.experiment import run
 from dlcli.tune.executors import InProcessExecutor, LocalExecutor, worker_report
-from dlcli.tune.search import (SearchCallback, Search, metric_of, open_for_resume,
-                               trial_seeds)
+from dlcli.tune.search import SearchCallback, Search, open_for_resume, trial_seeds
+from dlcli.tune.trials import metric_of
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = {"name": "s", "seed": 1, "data": {"dataset": "moons", "dev_fraction": 0.25},

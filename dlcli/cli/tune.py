@@ -17,8 +17,9 @@ from rich.table import Table
 from dlcli import console
 from dlcli.errors import DlcliError, InputError
 from dlcli.tune.executors import cpu_count, make_executor
-from dlcli.tune.search import (RoundInfo, Search, SearchCallback, SearchResult, Trial,
+from dlcli.tune.search import (RoundInfo, Search, SearchCallback, SearchResult,
                                load_search_config, load_space_file, open_for_resume, ranked)
+from dlcli.tune.trials import Trial
 from dlcli.tune.space import yaml_value
 
 SetOption = Annotated[Optional[list[str]], typer.Option(

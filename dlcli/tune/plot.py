@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from dlcli.tune.search import Trial
+    from dlcli.tune.trials import Trial
 
 
 def axis_value(dist: Distribution, value: Any) -> float:
