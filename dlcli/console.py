@@ -6,7 +6,6 @@ directory, machine formats), so ``dlcli train cfg.yaml | tail -1`` is the run di
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
 from typing import Any
 
 from rich.console import Console
@@ -112,8 +111,3 @@ def print_summary(metrics: dict[str, Any]) -> None:
     err.print(f"{metrics.get('epochs_run')} epochs, {metrics.get('steps')} steps, "
               f"{seconds:.2f}s training" + (f", {speed:,.0f} samples/s" if speed else ""),
               markup=False)
-
-
-def print_lines(lines: Iterable[str]) -> None:
-    for line in lines:
-        out.print(line, markup=False)

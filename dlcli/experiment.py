@@ -25,6 +25,7 @@ from dlcli.config.schema import Config
 from dlcli.errors import ConfigError, InputError, RunError
 from dlcli.data import Augmenter, load_data
 from dlcli.data.dataset import Dataset
+from dlcli.reports.plots import plot_cost
 from dlcli.runs.files import clean_json, write_json, write_npz, write_yaml
 from dlcli.runs.checkpoint import load_checkpoint
 from dlcli.runs.reader import read_history
@@ -157,55 +158,44 @@ def _train_in(path: Path, prepared: Prepared, *, overrides: list[str] | None, lo
     config, trainer, data = prepared.config, prepared.trainer, prepared.data
     started = _now()
     parent_name = str(parent.resolve()) if parent is not None else None
-    logfile = open(path / "train.log", "a", encoding="utf-8")
+    with open(path / "train.log", "a", encoding="utf-8") as logfile:
 
-    def say(text: str) -> None:
-        logfile.write(text + "\n")
-        logfile.flush()
-        if log is not None:
-            log(text)
+        def say(text: str) -> None:
+            logfile.write(text + "\n")
+            logfile.flush()
+            if log is not None:
+                log(text)
 
-    write_yaml(path / "config.yaml", config.to_dict())
-    write_yaml(path / "overrides.yaml", list(overrides or []))
-    write_json(path / "metrics.json", summarize(trainer, run=path.name, started=started,
-                                                test={}, parent=parent_name))
-    recorder = Recorder(path)
-    for row in trainer.history:          # a resumed run carries its parent's rows
-        recorder.pending.append(row)
-    # The recorder goes first so its final checkpoint is taken before restore-best.
-    trainer.callbacks.insert(0, recorder)
-    if parent is not None:
-        say(f"run {path.name}: resumed from {parent} at epoch {trainer.progress.epoch}")
-    else:
-        say(f"run {path.name}: {data.source}, {data.train.m} training examples, "
-            f"{data.n_features} features, {data.n_classes} classes; "
-            f"network {trainer.network.sizes}, {trainer.network.theta.size} parameters")
-    for hint in prepared.hints:
-        say(f"hint: {hint}")
-    if on_start is not None:
-        on_start(path, prepared)
-
-    def finish() -> dict[str, Any]:
-        return _finish(trainer, path, started, say, parent_name)
-
-    try:
-        # A diverging run overflows on its way to inf/NaN; the loop reports that as the status
-        # "diverged", so numpy's warnings would only repeat it as noise.
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"), \
-                _blas_threads_for(trainer):
-            trainer.fit(epochs)
-    except KeyboardInterrupt:
-        finish()
-        logfile.close()
-        raise
-    except Exception as exc:
-        trainer.status, trainer.message = "failed", f"{type(exc).__name__}: {exc}"
-        logfile.write(traceback.format_exc())
-        finish()
-        logfile.close()
-        raise
-    metrics = finish()
-    logfile.close()
+        write_yaml(path / "config.yaml", config.to_dict())
+        write_yaml(path / "overrides.yaml", list(overrides or []))
+        write_json(path / "metrics.json", summarize(trainer, run=path.name, started=started,
+                                                    test={}, parent=parent_name))
+        recorder = Recorder(path)
+        recorder.pending.extend(trainer.history)   # a resumed run carries its parent's rows
+        # The recorder goes first so its final checkpoint is taken before restore-best.
+        trainer.callbacks.insert(0, recorder)
+        if parent is not None:
+            say(f"run {path.name}: resumed from {parent} at epoch {trainer.progress.epoch}")
+        else:
+            say(f"run {path.name}: {data.source}, {data.train.m} training examples, "
+                f"{data.n_features} features, {data.n_classes} classes; "
+                f"network {trainer.network.sizes}, {trainer.network.theta.size} parameters")
+        for hint in prepared.hints:
+            say(f"hint: {hint}")
+        if on_start is not None:
+            on_start(path, prepared)
+        try:
+            # A diverging run overflows on its way to inf/NaN; the loop reports that as the
+            # status "diverged", so numpy's warnings would only repeat it as noise.
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"), \
+                    _blas_threads_for(trainer):
+                trainer.fit(epochs)
+        except Exception as exc:
+            trainer.status, trainer.message = "failed", f"{type(exc).__name__}: {exc}"
+            logfile.write(traceback.format_exc())
+            raise
+        finally:   # also on Ctrl-C (status "interrupted"): keep what the run has
+            metrics = _finish(trainer, path, started, say, parent_name)
     return RunResult(path, trainer.status, metrics, trainer.history)
 
 
@@ -296,11 +286,7 @@ def _finish(trainer: Trainer, path: Path, started: str, say: Log,
     write_npz(path / "params.npz", trainer.network.get_params())
     metrics = summarize(trainer, run=path.name, started=started, test=test, parent=parent)
     write_json(path / "metrics.json", metrics)
-    try:
-        from dlcli.reports.plots import plot_cost
-        plot_cost(trainer.history, path / "cost.png", title=path.name)
-    except ImportError:  # plotting is optional for library users without matplotlib
-        pass
+    plot_cost(trainer.history, path / "cost.png", title=path.name)
     say(f"{trainer.status}" + (f": {trainer.message}" if trainer.message else "")
         + f" after {trainer.progress.epoch} epochs ({trainer.progress.step} steps) in "
         f"{trainer.progress.train_seconds:.2f}s of training")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import tempfile
 import time
 
-import numpy as np
 
 from benchmarks.workloads import BETA1, BETA2, EPSILON, LEARNING_RATE, SEED, Workload, \
     initial_params, make_data

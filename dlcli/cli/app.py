@@ -5,8 +5,6 @@ failed check or run, 130 for Ctrl-C.
 """
 from __future__ import annotations
 
-import sys
-
 import typer
 from typer.core import TyperGroup
 

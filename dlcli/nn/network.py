@@ -376,9 +376,6 @@ class Network:
         ones): the training loop keeps its splits that way, so evaluating copies nothing."""
         m = X1.shape[0]
         step = self._eval_chunk(m)
-        if step >= m:   # the common case, without the loop's slicing
-            loss_sum, correct = self.output.evaluate(self._infer(X1), y)
-            return loss_sum / m, correct / m
         loss_sum, correct = 0.0, 0
         for start in range(0, m, step):
             loss, right = self.output.evaluate(self._infer(X1[start:start + step]),
@@ -389,8 +386,7 @@ class Network:
 
     def evaluate(self, X: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         """(J0, accuracy) on a whole split in inference mode."""
-        loss_sum, correct = self.output.evaluate(self.logits(X), y)
-        return loss_sum / len(y), correct / len(y)
+        return self.evaluate_rows(self.with_ones(X), y)
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """(m, K) class probabilities."""
