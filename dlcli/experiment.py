@@ -8,7 +8,6 @@ final metrics.json.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import platform
 import socket
 import traceback
@@ -26,7 +25,7 @@ from dlcli.errors import ConfigError, InputError, RunError
 from dlcli.data import Augmenter, load_data
 from dlcli.data.dataset import Dataset
 from dlcli.reports.plots import plot_cost
-from dlcli.runs.files import clean_json, write_json, write_npz, write_yaml
+from dlcli.runs.files import clean_json, now_utc, write_json, write_npz, write_yaml
 from dlcli.runs.checkpoint import load_checkpoint
 from dlcli.runs.reader import read_history
 from dlcli.runs.recorder import CHECKPOINT, HISTORY, Recorder
@@ -128,15 +127,11 @@ def summarize(trainer: Trainer, *, run: str, started: str, test: dict[str, float
         "train_seconds": round(seconds, 6),
         "samples_per_second": round(trainer.progress.samples / seconds, 1) if seconds else None,
         "seed": config.seed, "started": started,
-        "finished": None if trainer.status == "running" else _now(),
+        "finished": None if trainer.status == "running" else now_utc(),
         "host": socket.gethostname(), "parent": parent,
         "versions": {"dlcli": __version__, "python": platform.python_version(),
                      "numpy": np.__version__},
     })
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def run(config: Config, runs_dir: str | Path = "runs", *, overrides: list[str] | None = None,
@@ -156,7 +151,7 @@ def _train_in(path: Path, prepared: Prepared, *, overrides: list[str] | None, lo
               epochs: int | None = None) -> RunResult:
     """Write the run's files into ``path`` and train (from wherever the trainer stands)."""
     config, trainer, data = prepared.config, prepared.trainer, prepared.data
-    started = _now()
+    started = now_utc()
     parent_name = str(parent.resolve()) if parent is not None else None
     with open(path / "train.log", "a", encoding="utf-8") as logfile:
 

@@ -1,9 +1,11 @@
 """Atomic file writes: a temporary file in the same directory, then a rename.
 
 A crash or a kill never leaves a half-written file: readers see the old file or the new one.
+Also the UTC timestamp the written files carry (``started``, ``finished``, ``updated``).
 """
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import os
@@ -64,6 +66,11 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         return value.tolist()
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def now_utc() -> str:
+    """The current time in UTC, ISO 8601 to the second (``2026-11-24T16:15:00+00:00``)."""
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def clean_json(value: Any) -> Any:

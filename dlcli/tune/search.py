@@ -20,7 +20,6 @@ uninterrupted one would have, and finished trials (the rows of trials.csv) are n
 """
 from __future__ import annotations
 
-import datetime as dt
 import json
 import math
 import os
@@ -34,7 +33,7 @@ import numpy as np
 
 from dlcli.config import load_config, read_yaml
 from dlcli.errors import InputError, RunError
-from dlcli.runs.files import write_json, write_text, write_yaml
+from dlcli.runs.files import now_utc, write_json, write_text, write_yaml
 from dlcli.runs.rundir import create_run_dir
 from dlcli.tune.executors import Executor
 from dlcli.tune.space import Space, check_space, parse_space
@@ -67,10 +66,6 @@ class Settings:
 
 
 # -- the search ----------------------------------------------------------------------------------
-
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-
 
 def trial_seeds(search_seed: int, number: int) -> tuple[np.random.Generator, int]:
     """(generator for trial ``number``'s values, trial ``number``'s run seed).
@@ -154,7 +149,7 @@ class Search:
         self.path, self.settings, self.base, self.space = path, settings, base, space
         self.trials: dict[int, Trial] = read_trials(path / TRIALS_FILE, space, settings.metric)
         self.rounds: list[RoundInfo] = []
-        self.started = _now()
+        self.started = now_utc()
 
     # -- making and opening --------------------------------------------------------------------
     @classmethod
@@ -360,7 +355,7 @@ class Search:
             "trials": {"finished": len(self.trials), "planned": s.trials * s.rounds, **counts},
             "best": _trial_data(self.best(), s.metric),
             "round_details": [info.to_data(s.metric) for info in self.rounds],
-            "started": self.started, "updated": _now(),
+            "started": self.started, "updated": now_utc(),
         })
 
     def _plot_on(self, executor: Executor, log: Callable[[str], None] | None) -> None:
