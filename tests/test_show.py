@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import typer
+import yaml
 from typer.testing import CliRunner
 
 from dlcli.cli.show import show
@@ -21,6 +22,21 @@ def invoke(*args: object):  # noqa: ANN201 - typer's Result
     return runner.invoke(app, [str(a) for a in args])
 
 
+def config_lines(stdout: str) -> list[str]:
+    """The lines of show's config block: from its heading to the blank line before the plot."""
+    lines = stdout.splitlines()
+    start = lines.index("config") + 1
+    return lines[start:lines.index("", start)]
+
+
+def section_of(lines: list[str], line: str) -> str:
+    """The nearest line above ``line`` that is indented less: the section that holds it."""
+    at = lines.index(line)
+    depth = len(line) - len(line.lstrip(" "))
+    return next(above for above in reversed(lines[:at])
+                if len(above) - len(above.lstrip(" ")) < depth)
+
+
 def test_show_prints_summary_metrics_config_and_plot(tmp_path: Path) -> None:
     run = write_run(tmp_path, "moons", costs=[0.7, 0.5, 0.3, 0.2],
                     set_={"optimizer.learning_rate": 0.01},
@@ -34,11 +50,25 @@ def test_show_prints_summary_metrics_config_and_plot(tmp_path: Path) -> None:
     final = next(line for line in lines if "final" in line and "│" in line)
     cells = [c.strip() for c in final.strip("│").split("│")]
     assert cells[:2] == ["final", "3"] and float(cells[2]) == 0.2  # label, epoch, cost
-    assert "  optimizer.learning_rate: 0.01" in lines
-    assert "  model.hidden: [5, 2]" in lines
+    assert config_lines(result.stdout) == (run / "config.yaml").read_text().splitlines()
     plot_top = lines.index("cost by epoch") + 1
     assert lines[plot_top].split("|")[0].strip() == "0.77"  # epoch-0 dev loss is the highest
     assert lines[-1] == "* training cost  o dev loss"
+
+
+def test_show_prints_the_config_as_yaml_with_nested_keys_under_their_section(
+        tmp_path: Path) -> None:
+    stopping = {"monitor": "dev_loss", "patience": 7}
+    run = write_run(tmp_path, "nested", costs=[0.7, 0.5],
+                    set_={"optimizer.learning_rate": 0.01, "training.early_stopping": stopping})
+    result = invoke(run)
+    assert result.exit_code == 0, result.output
+    config = config_lines(result.stdout)
+    assert section_of(config, "  learning_rate: 0.01") == "optimizer:"
+    assert section_of(config, "    patience: 7") == "  early_stopping:"
+    assert section_of(config, "  early_stopping:") == "training:"
+    assert "optimizer.learning_rate" not in result.stdout
+    assert yaml.safe_load("\n".join(config))["training"]["early_stopping"] == stopping
 
 
 def test_show_a_run_without_dev_split_and_with_smoothing(tmp_path: Path) -> None:
@@ -65,7 +95,7 @@ def test_show_an_unreadable_run_shows_what_it_can_and_exits_1(tmp_path: Path) ->
     result = invoke(run)
     assert result.exit_code == 1
     assert "unreadable" in result.stdout
-    assert "  name: broken" in result.stdout  # the config was still read
+    assert "name: broken" in config_lines(result.stdout)  # the config was still read
     assert "metrics.json is not valid JSON" in result.stderr
 
 
@@ -95,7 +125,9 @@ def test_show_a_real_run(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[1].split() == ["name", "real"] and lines[2].split() == ["status", "completed"]
-    assert "  optimizer.learning_rate: 0.02" in lines
+    config = config_lines(result.stdout)
+    assert section_of(config, "  learning_rate: 0.02") == "optimizer:"
+    assert yaml.safe_load("\n".join(config)) == yaml.safe_load((run / "config.yaml").read_text())
     assert lines[-1] == "* training cost  o dev loss"
     top = lines[lines.index("cost by epoch") + 1]
     highest = max(r[k] for r in read_history(run / "history.csv") for k in ("cost", "dev_loss"))

@@ -1,11 +1,13 @@
 """``dlcli show RUN_DIR``: one run's summary, config and cost curve, without opening files."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.syntax import Syntax
 
 from dlcli import console as cli_console
 from dlcli.cli.compare import fail, output_console
@@ -14,6 +16,7 @@ from dlcli.reports.compare import format_param, message
 from dlcli.reports.plots import has_column, series
 from dlcli.reports.smoothing import check_beta, ewma
 from dlcli.reports.termplot import text_plot
+from dlcli.runs.files import yaml_text
 from dlcli.runs.reader import RunRecord, find_runs, is_run_dir, read_run
 
 SUMMARY_KEYS = ("epochs_run", "steps", "best_epoch", "monitor", "seed", "started", "finished",
@@ -44,6 +47,27 @@ def summary(record: RunRecord) -> list[tuple[str, str]]:
     if record.overrides:
         rows.append(("overrides", " ".join(f"--set {o}" for o in record.overrides)))
     return rows
+
+
+def nest(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """Dotted keys back to nested mappings: {"a.b": 1} -> {"a": {"b": 1}} (undoes ``flatten``)."""
+    nested: dict[str, Any] = {}
+    for dotted, value in flat.items():
+        *parents, key = dotted.split(".")
+        section = nested
+        for parent in parents:
+            section = section.setdefault(parent, {})
+        section[key] = value
+    return nested
+
+
+def print_config(console: Console, config: Mapping[str, Any]) -> None:
+    """The config as YAML, laid out as in the run's config.yaml; highlighted on a terminal."""
+    text = yaml_text(nest(config)).rstrip("\n")
+    if console.is_terminal:
+        console.print(Syntax(text, "yaml", background_color="default"))
+    else:
+        console.print(text, markup=False, highlight=False)
 
 
 def cost_plot(record: RunRecord, smooth: float | None, width: int) -> list[str]:
@@ -83,8 +107,7 @@ def show(
         console.print(cli_console.summary_table(record.metrics))
     if record.config:
         console.print("\nconfig", style="bold")
-        for key, value in record.config.items():
-            console.print(f"  {key}: {format_param(value)}", markup=False, highlight=False)
+        print_config(console, record.config)
     if record.history:
         console.print("\ncost by epoch", style="bold")
         width = max(20, min(console.width - 14, 70))

@@ -50,8 +50,13 @@ def write_json(path: str | os.PathLike[str], data: Any) -> None:
     write_text(path, json.dumps(data, indent=2, allow_nan=False, default=_json_default) + "\n")
 
 
+def yaml_text(data: Any) -> str:
+    """``data`` as the YAML files dlcli writes hold it: keys in their order, block style."""
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
 def write_yaml(path: str | os.PathLike[str], data: Any) -> None:
-    write_text(path, yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    write_text(path, yaml_text(data))
 
 
 def write_npz(path: str | os.PathLike[str], arrays: dict[str, np.ndarray]) -> None:
