@@ -102,6 +102,25 @@ def _block(row: dict[str, Any] | None) -> dict[str, Any]:
     return block
 
 
+def _final_block(history: list[dict[str, Any]], test: dict[str, float]) -> dict[str, Any]:
+    """The last epoch and its cost, the metrics of the last evaluated epoch, and ``test``.
+
+    A diverged run's last epoch is not evaluated: its metrics come from an earlier epoch, which
+    ``last_evaluated_epoch`` then names (the key is left out when they are the last epoch's)."""
+    if not history:
+        return dict(test)
+    last = history[-1]
+    evaluated = [r for r in history if r.get("train_loss") is not None]
+    source = evaluated[-1] if evaluated else last
+    final: dict[str, Any] = {"epoch": last["epoch"]}
+    if source["epoch"] != last["epoch"]:
+        final["last_evaluated_epoch"] = source["epoch"]
+    final.update({k: source[k] for k in METRIC_KEYS if source.get(k) is not None})
+    final["cost"] = last["cost"]
+    final.update(test)
+    return final
+
+
 def summarize(trainer: Trainer, *, run: str, started: str, test: dict[str, float],
               parent: str | None = None) -> dict[str, Any]:
     """The content of metrics.json."""
@@ -112,12 +131,7 @@ def summarize(trainer: Trainer, *, run: str, started: str, test: dict[str, float
         best = next(r for r in history if r["epoch"] == trainer.restored_epoch)
     else:
         best = _best_row(history, monitor, mode)
-    evaluated = [r for r in history if r.get("train_loss") is not None]
-    final = _block(evaluated[-1] if evaluated else (history[-1] if history else None))
-    if history:
-        final["cost"] = history[-1]["cost"]
-        final["epoch"] = history[-1]["epoch"]
-    final.update(test)
+    final = _final_block(history, test)
     seconds = trainer.progress.train_seconds
     return clean_json({
         "run": run, "name": config.name, "status": trainer.status, "message": trainer.message,

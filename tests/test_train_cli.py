@@ -1,10 +1,13 @@
 """dlcli train end to end: CliRunner with real files, and one real subprocess."""
 from __future__ import annotations
 
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -44,6 +47,7 @@ def test_train_writes_a_complete_run_directory(tmp_path, runs_dir):
     m = metrics(run)
     assert m["status"] == "completed" and m["epochs_run"] == 15 and m["steps"] == 75
     assert m["final"]["epoch"] == 15 and 0 <= m["final"]["dev_accuracy"] <= 1
+    assert "last_evaluated_epoch" not in m["final"]     # its metrics are epoch 15's
     assert m["best"]["dev_loss"] == min(float(r["dev_loss"]) for r in rows)
     assert m["train_seconds"] > 0 and m["samples_per_second"] > 0
     with np.load(run / "params.npz") as params:
@@ -115,11 +119,13 @@ def test_eval_every_and_grad_norms(tmp_path, runs_dir):
     assert all(float(rows[-1][f"grad_norm_W{i}"]) > 0 for i in (1, 2, 3))
 
 
+DIVERGING = dict(SMALL, optimizer={"name": "gd", "learning_rate": 1e6},
+                 model={"hidden": [20, 20], "init": "random", "init_scale": 10.0},
+                 training={"epochs": 200, "batch_size": 32, "dtype": "float32"})
+
+
 def test_divergence_stops_at_once_with_its_status(tmp_path, runs_dir):
-    config = dict(SMALL, optimizer={"name": "gd", "learning_rate": 1e6},
-                  model={"hidden": [20, 20], "init": "random", "init_scale": 10.0},
-                  training={"epochs": 200, "batch_size": 32, "dtype": "float32"})
-    result = train(write_config(tmp_path, config), "--runs-dir", runs_dir, "-q")
+    result = train(write_config(tmp_path, DIVERGING), "--runs-dir", runs_dir, "-q")
     assert result.exit_code == 1
     assert "smaller" in result.output and "learning_rate" in result.output
     run = only_run(runs_dir)
@@ -127,6 +133,36 @@ def test_divergence_stops_at_once_with_its_status(tmp_path, runs_dir):
     assert m["status"] == "diverged" and m["epochs_run"] < 200
     rows = history(run)
     assert len(rows) >= 2 and not np.isfinite(float(rows[-1]["cost"]))
+
+
+def test_a_diverged_runs_final_block_names_the_epoch_its_metrics_come_from(tmp_path, runs_dir):
+    assert train(write_config(tmp_path, DIVERGING), "--runs-dir", runs_dir, "-q").exit_code == 1
+    run = only_run(runs_dir)
+    final, rows = metrics(run)["final"], history(run)
+    evaluated = [r for r in rows if r["train_loss"]]
+    assert final["epoch"] == int(rows[-1]["epoch"]) and final["cost"] is None
+    assert final["last_evaluated_epoch"] == int(evaluated[-1]["epoch"]) < final["epoch"]
+    for key in ("train_loss", "train_accuracy", "dev_loss", "dev_accuracy"):
+        assert final[key] == pytest.approx(float(evaluated[-1][key]))
+
+    # compare reads it next to a run written without the key, and never offers it as a metric
+    old = runs_dir / (run.name + "-old")
+    shutil.copytree(run, old)
+    old_metrics = metrics(old)
+    del old_metrics["final"]["last_evaluated_epoch"]
+    (old / "metrics.json").write_text(json.dumps(old_metrics))
+    result = runner.invoke(app, ["compare", str(runs_dir), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    finals = {Path(r["run"]).name: r["final"] for r in json.loads(result.stdout)}
+    assert finals[run.name] == final
+    assert finals[old.name] == old_metrics["final"]
+    for fmt in ("table", "csv"):
+        result = runner.invoke(app, ["compare", str(runs_dir), "--format", fmt])
+        assert result.exit_code == 0, result.output
+        assert "last_evaluated" not in result.stdout
+    result = runner.invoke(app, ["compare", str(runs_dir), "--metric", "test_loss"])
+    assert result.exit_code == 2 and "final.dev_loss" in result.stderr
+    assert "last_evaluated_epoch" not in result.stderr
 
 
 def test_early_stopping_restores_the_best_epoch(tmp_path, runs_dir):

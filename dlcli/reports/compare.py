@@ -28,6 +28,8 @@ BLOCKS = ("final", "best")
 METRICS = ("cost", "train_loss", "train_accuracy", "dev_loss", "dev_accuracy", "test_loss",
            "test_accuracy")
 TABLE_METRICS = METRICS[1:]  # the table leaves out cost (the loss plus penalties)
+# Keys of a block that are epoch numbers, not metrics.
+EPOCH_KEYS = ("epoch", "last_evaluated_epoch")
 MISSING = "-"
 
 
@@ -63,7 +65,7 @@ def available_metrics(records: Sequence[RunRecord]) -> list[str]:
     """Every ``block.NAME`` with a numeric value in some readable run."""
     found = {f"{block}.{key}" for r in records if r.readable for block in BLOCKS
              for key, value in r.block(block).items()
-             if key != "epoch" and isinstance(value, (int, float))}
+             if key not in EPOCH_KEYS and isinstance(value, (int, float))}
     return sorted(found)
 
 
