@@ -131,6 +131,9 @@ def test_history_empty_cells_are_none_and_a_partial_last_line_is_dropped(tmp_pat
     path.write_text("epoch,cost,dev_loss\n0,0.7,\n1,0.5,0.6\n2,0.4")
     assert read_history(path) == [{"epoch": 0.0, "cost": 0.7, "dev_loss": None},
                                   {"epoch": 1.0, "cost": 0.5, "dev_loss": 0.6}]
+    # cut inside its last number: every cell is there, but the line is not finished
+    path.write_text("epoch,cost,dev_loss\n0,0.7,\n1,0.5,0.6\n2,0.4,0.5")
+    assert [row["epoch"] for row in read_history(path)] == [0, 1]
 
 
 def test_history_with_a_bad_cell_names_row_and_column(tmp_path: Path) -> None:

@@ -54,12 +54,32 @@ class SigmoidCrossEntropy:
         return loss, dZ
 
     @staticmethod
-    def evaluate(Z: np.ndarray, y: np.ndarray) -> tuple[float, int]:
-        """(sum of per-example losses, number correct) in float64."""
-        z = Z[0].astype(np.float64)
-        # Labels are 0/1, so (z > 0) == y counts the right answers (bool compares as 0/1).
-        loss = float(np.add.reduce(np.logaddexp(0.0, z))) - float(np.dot(z, y))
-        return loss, int(np.count_nonzero(np.equal(np.greater(z, 0.0), y)))
+    def eval_targets(y: np.ndarray, dtype: np.dtype) -> np.ndarray:
+        """The labels as ``evaluate`` takes them: the sign 1 - 2y."""
+        return (1 - 2 * np.asarray(y)).astype(dtype)
+
+    @staticmethod
+    def eval_work(m: int, dtype: np.dtype) -> SimpleNamespace:
+        return SimpleNamespace(w=np.empty(m, dtype), flag=np.empty(m, np.bool_),
+                               zero=np.zeros((), dtype))
+
+    @staticmethod
+    def evaluate(Z: np.ndarray, sign: np.ndarray, work: SimpleNamespace) -> tuple[float, int]:
+        """(sum of per-example losses, number correct) for logits Z (1, m) and ``eval_targets``.
+
+        Each example's loss softplus(z) - y z is softplus(w) with w = (1 - 2y) z, so the sum
+        adds positive terms (no cancellation), in float64. The prediction is 1 where z > 0: it
+        is wrong where w > 0, and where z = 0 for an example of class 1. numpy adds a
+        contiguous vector pairwise, so the sum's relative error stays near the dtype's epsilon
+        times log2(m)."""
+        m = Z.shape[1]
+        w, flag, zero = work.w, work.flag, work.zero
+        np.multiply(Z[0], sign, out=w)
+        wrong = np.count_nonzero(np.greater(w, zero, out=flag))
+        if np.count_nonzero(np.equal(w, zero, out=flag)):
+            wrong += np.count_nonzero(sign[flag] < 0)
+        np.logaddexp(zero, w, out=w)
+        return float(np.add.reduce(w)), m - int(wrong)
 
     @staticmethod
     def probabilities(Z: np.ndarray) -> np.ndarray:
@@ -115,12 +135,36 @@ class SoftmaxCrossEntropy:
         return loss, Z
 
     @staticmethod
-    def evaluate(Z: np.ndarray, y: np.ndarray) -> tuple[float, int]:
-        Z = Z.astype(np.float64)
-        mx = Z.max(axis=0)
-        lse = np.log(np.exp(Z - mx).sum(axis=0)) + mx
-        picked = Z[y, np.arange(Z.shape[1])]
-        return float((lse - picked).sum()), int(np.count_nonzero(Z.argmax(axis=0) == y))
+    def eval_targets(y: np.ndarray, dtype: np.dtype) -> np.ndarray:
+        return np.asarray(y).astype(np.intp)
+
+    @staticmethod
+    def eval_work(m: int, dtype: np.dtype) -> SimpleNamespace:
+        return SimpleNamespace(max=np.empty(m, dtype), total=np.empty(m, dtype),
+                               picked=np.empty(m, dtype), predicted=np.empty(m, np.intp),
+                               at=np.empty(m, np.intp), arange=np.arange(m, dtype=np.intp),
+                               m=np.full((), m, np.intp), right=np.empty(m, np.bool_))
+
+    @staticmethod
+    def evaluate(Z: np.ndarray, y: np.ndarray, work: SimpleNamespace) -> tuple[float, int]:
+        """(sum of per-example losses, number correct) for logits Z (K, m), which it
+        overwrites, and integer labels y.
+
+        Each loss is log(sum exp(z - max)) + (max - z_y): two sums of non-negative terms (each
+        added pairwise), so nothing cancels."""
+        mx, total, picked, at = work.max, work.total, work.picked, work.at
+        np.argmax(Z, axis=0, out=work.predicted)
+        right = np.count_nonzero(np.equal(work.predicted, y, out=work.right))
+        np.multiply(y, work.m, out=at)
+        np.add(at, work.arange, out=at)
+        np.maximum.reduce(Z, axis=0, out=mx)
+        np.subtract(Z, mx, out=Z)
+        Z.ravel().take(at, out=picked)               # z_y - max <= 0
+        np.exp(Z, out=Z)
+        np.add.reduce(Z, axis=0, out=total)
+        np.log(total, out=total)
+        loss = float(np.add.reduce(total)) - float(np.add.reduce(picked))
+        return loss, int(right)
 
     @staticmethod
     def probabilities(Z: np.ndarray) -> np.ndarray:

@@ -49,6 +49,15 @@ class Layer:
     running_var: np.ndarray | None = None
 
 
+@dataclass(frozen=True)
+class EvalRows:
+    """A split cut into inference chunks: (rows ending in a column of ones, the labels as the
+    output layer's ``evaluate`` takes them) per chunk."""
+
+    m: int
+    chunks: tuple[tuple[np.ndarray, np.ndarray], ...]
+
+
 @dataclass
 class _Buffers:
     """Per-batch-size work arrays of one layer."""
@@ -330,7 +339,7 @@ class Network:
     def _inference_buffers(self, m: int) -> list[SimpleNamespace]:
         """Per-chunk-size inference arrays, kept between calls: per-epoch evaluation of a split
         of fixed size then allocates nothing (it runs every epoch, so on small data its fixed
-        costs are a visible share of a run)."""
+        costs are a visible share of a run). The output layer's ``work`` is its loss's."""
         bufs = self._infer_cache.get(m)
         if bufs is None:
             dt = self.dtype
@@ -341,15 +350,15 @@ class Network:
                 n = layer.n_out
                 A = np.empty((n + 1, m), dtype=dt)
                 A[n] = 1.0   # the ones row that the next layer's [W | b] block multiplies
-                work = SimpleNamespace(zeros=zeros[:n * m].reshape(n, m))
+                work = (SimpleNamespace(zeros=zeros[:n * m].reshape(n, m)) if layer.activation
+                        else self.output.eval_work(m, dt))
                 bufs.append(SimpleNamespace(Z=np.empty((n, m), dt), A=A, work=work))
             self._infer_cache[m] = bufs
         return bufs
 
-    def _infer(self, X1: np.ndarray) -> np.ndarray:
+    def _infer(self, X1: np.ndarray, bufs: list[SimpleNamespace]) -> np.ndarray:
         """Z[L] (units, m) of rows ``X1`` (m, n_x + 1) ending in ones, in inference mode (no
-        dropout, batch norm's running statistics). The result is a reused buffer."""
-        bufs = self._inference_buffers(X1.shape[0])
+        dropout, batch norm's running statistics), computed in ``bufs``."""
         A_prev = X1.T
         for layer, buf in zip(self.layers, bufs):
             if layer.batch_norm:
@@ -367,26 +376,35 @@ class Network:
     def logits(self, X: np.ndarray) -> np.ndarray:
         """Z[L] (units, m) in inference mode: no dropout, batch norm's running statistics."""
         step = self._eval_chunk(X.shape[0])
-        parts = [self._infer(self.with_ones(X[start:start + step])).copy()
-                 for start in range(0, max(X.shape[0], 1), step)]
+        parts = []
+        for start in range(0, max(X.shape[0], 1), step):
+            X1 = self.with_ones(X[start:start + step])
+            parts.append(self._infer(X1, self._inference_buffers(X1.shape[0])).copy())
         return np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
 
-    def evaluate_rows(self, X1: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-        """``evaluate`` for rows already in ``train_step``'s layout (ending in a column of
-        ones): the training loop keeps its splits that way, so evaluating copies nothing."""
+    def eval_rows(self, X1: np.ndarray, y: np.ndarray) -> EvalRows:
+        """A split made ready for ``evaluate_rows``; ``X1`` is in ``train_step``'s layout
+        (ending in a column of ones). The training loop evaluates its splits every epoch, so
+        it prepares them once."""
         m = X1.shape[0]
         step = self._eval_chunk(m)
+        targets = self.output.eval_targets(y, self.dtype)
+        return EvalRows(m, tuple((X1[start:start + step], targets[start:start + step])
+                                 for start in range(0, m, step)))
+
+    def evaluate_rows(self, rows: EvalRows) -> tuple[float, float]:
+        """(J0, accuracy) on a split prepared by ``eval_rows``, in inference mode."""
         loss_sum, correct = 0.0, 0
-        for start in range(0, m, step):
-            loss, right = self.output.evaluate(self._infer(X1[start:start + step]),
-                                               y[start:start + step])
+        for X1, targets in rows.chunks:
+            bufs = self._inference_buffers(X1.shape[0])
+            loss, right = self.output.evaluate(self._infer(X1, bufs), targets, bufs[-1].work)
             loss_sum += loss
             correct += right
-        return loss_sum / m, correct / m
+        return loss_sum / rows.m, correct / rows.m
 
     def evaluate(self, X: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         """(J0, accuracy) on a whole split in inference mode."""
-        return self.evaluate_rows(self.with_ones(X), y)
+        return self.evaluate_rows(self.eval_rows(self.with_ones(X), y))
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """(m, K) class probabilities."""

@@ -7,6 +7,7 @@ command over many runs can report it and go on; only a path that holds no run at
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 from collections.abc import Iterable, Mapping
@@ -118,16 +119,18 @@ COUNT_COLUMNS = ("epoch", "step")
 def read_history(path: str | os.PathLike[str]) -> list[HistoryRow]:
     """history.csv as a list of rows; an empty cell is None. Raises ValueError naming the row.
 
-    history.csv is appended row by row, so a run killed mid-write may end in a partial line: a
-    last row with fewer cells than the header is dropped rather than reported.
+    history.csv is appended as training goes, so a file being written or left by a killed run
+    may end in a partial line: a last line without its newline is dropped rather than reported.
     """
     with open(path, newline="", encoding="utf-8") as handle:
-        lines = [(n, cells) for n, cells in enumerate(csv.reader(handle), start=1) if cells]
+        text = handle.read()
+    if text and not text.endswith("\n"):
+        text = text[:text.rfind("\n") + 1]
+    lines = [(n, cells) for n, cells in enumerate(csv.reader(io.StringIO(text)), start=1)
+             if cells]
     if not lines:
         return []
     (_, header), body = lines[0], lines[1:]
-    if body and len(body[-1][1]) < len(header):
-        body = body[:-1]
     rows: list[HistoryRow] = []
     for number, cells in body:
         if len(cells) != len(header):

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from dlcli.runs.checkpoint import save_checkpoint
-from dlcli.runs.rundir import HistoryFile
+from dlcli.runs.rundir import FLUSH_SECONDS, HistoryFile
 from dlcli.train.callbacks import Callback
 from dlcli.train.loop import HISTORY_COLUMNS, Trainer
 
@@ -28,15 +28,17 @@ MIN_CHECKPOINT_SECONDS = 2.0
 
 
 class Recorder(Callback):
-    """Appends every history row to history.csv (flushed at once) and writes checkpoint.npz
+    """Appends every history row to history.csv and writes checkpoint.npz
     every ``checkpoint_every`` epochs (at most once per MIN_CHECKPOINT_SECONDS), at the start
     so any run can be resumed, and at the end."""
 
     def __init__(self, run_dir: Path, *, append: bool = False,
-                 min_seconds: float = MIN_CHECKPOINT_SECONDS) -> None:
+                 min_seconds: float = MIN_CHECKPOINT_SECONDS,
+                 flush_seconds: float = FLUSH_SECONDS) -> None:
         self.run_dir = Path(run_dir)
         self.append = append
         self.min_seconds = min_seconds
+        self.flush_seconds = flush_seconds
         self.history: HistoryFile | None = None
         self.last_checkpoint: int | None = None
         self._last_time = 0.0
@@ -44,7 +46,7 @@ class Recorder(Callback):
 
     def on_train_begin(self, trainer: Trainer) -> None:
         self.history = HistoryFile(self.run_dir / HISTORY, history_columns(trainer),
-                                   append=self.append)
+                                   append=self.append, flush_seconds=self.flush_seconds)
         for row in self.pending:
             self.history.append(row)
         self.pending = []
@@ -61,6 +63,8 @@ class Recorder(Callback):
     def checkpoint(self, trainer: Trainer) -> None:
         if self.last_checkpoint == trainer.progress.epoch:
             return
+        if self.history is not None:
+            self.history.flush()   # the rows on disk reach at least as far as the checkpoint
         save_checkpoint(self.run_dir / CHECKPOINT, trainer.state_dict())
         self.last_checkpoint = trainer.progress.epoch
         self._last_time = time.monotonic()

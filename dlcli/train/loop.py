@@ -15,7 +15,7 @@ import numpy as np
 
 from dlcli.config.schema import Config
 from dlcli.data.dataset import Dataset
-from dlcli.nn.network import Network
+from dlcli.nn.network import EvalRows, Network
 from dlcli.optim.optimizers import Optimizer
 from dlcli.optim.schedules import learning_rate
 from dlcli.train.callbacks import Callback, EarlyStopping
@@ -57,7 +57,7 @@ class Trainer:
                                    None)
         train = data.train
         self._X1 = network.with_ones(train.X)          # rows with a trailing column of ones
-        self._eval_rows: dict[str, np.ndarray] = {"train": self._X1}
+        self._eval_splits: list[tuple[str, str, EvalRows]] | None = None
         self._targets = network.output.targets(train.y, network.dtype)
         self._batch_cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         size = config.training.batch_size
@@ -79,20 +79,15 @@ class Trainer:
 
     def evaluate(self) -> dict[str, float]:
         """Loss and accuracy of every split but test, in inference mode."""
+        if self._eval_splits is None:   # prepared once: evaluation runs every epoch
+            self._eval_splits = [
+                (f"{name}_loss", f"{name}_accuracy", self.network.eval_rows(
+                    self._X1 if name == "train" else self.network.with_ones(split.X), split.y))
+                for name, split in self.data.splits().items() if name != "test"]
         out: dict[str, float] = {}
-        for name, split in self.data.splits().items():
-            if name == "test":
-                continue
-            loss, acc = self.network.evaluate_rows(self._rows(name, split.X), split.y)
-            out[f"{name}_loss"], out[f"{name}_accuracy"] = loss, acc
+        for loss_key, accuracy_key, rows in self._eval_splits:
+            out[loss_key], out[accuracy_key] = self.network.evaluate_rows(rows)
         return out
-
-    def _rows(self, name: str, X: np.ndarray) -> np.ndarray:
-        """A split in ``train_step``'s row layout, made once: evaluation runs every epoch."""
-        rows = self._eval_rows.get(name)
-        if rows is None:
-            rows = self._eval_rows[name] = self.network.with_ones(X)
-        return rows
 
     def evaluate_test(self) -> dict[str, float]:
         if self.data.test is None:
