@@ -30,14 +30,14 @@ def main(name: str) -> None:
     net, opt = trainer.network, trainer.optimizer
     B = w.batch_size
     idx = np.random.default_rng(0).permutation(w.n_samples)[:B]
-    X1, t = trainer._batch_buffers(B)
-    trainer._X1.take(idx, 0, X1)
+    X1, rows, t = trainer._batch_buffers(B)
+    trainer._X.take(idx, 0, rows)
     trainer._targets.take(idx, None, t)
     net.train_step(X1, t)
     bufs = net._buffers_for(B)
     number = max(3, int(2e-3 * 1e9 / (6 * w.parameters * B)))
     rows: list[tuple[str, float]] = [
-        ("gather", best_ms(lambda: (trainer._X1.take(idx, 0, X1),
+        ("gather", best_ms(lambda: (trainer._X.take(idx, 0, rows),
                                     trainer._targets.take(idx, None, t)), number))]
     for pos, (layer, buf) in enumerate(zip(net.layers, bufs)):
         A_prev = bufs[pos - 1].A if pos > 0 else X1.T

@@ -89,7 +89,7 @@ def test_a_split_in_chunks_gives_the_same_numbers(monkeypatch, n_classes):
     monkeypatch.setattr(network_module, "EVAL_CHUNK", 300)
     monkeypatch.setattr(network_module, "EVAL_ELEMENTS", 1)
     assert net._eval_chunk(1000) == 256
-    rows = net.eval_rows(net.with_ones(X), y)
+    rows = net.eval_rows(X, y)
     assert [len(t) for _, t in rows.chunks] == [256, 256, 256, 232]
     assert net.evaluate_rows(rows) == pytest.approx(whole, rel=1e-12)
 

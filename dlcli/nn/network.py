@@ -51,8 +51,8 @@ class Layer:
 
 @dataclass(frozen=True)
 class EvalRows:
-    """A split cut into inference chunks: (rows ending in a column of ones, the labels as the
-    output layer's ``evaluate`` takes them) per chunk."""
+    """A split cut into inference chunks: (rows (m, n_x), the labels as the output layer's
+    ``evaluate`` takes them) per chunk."""
 
     m: int
     chunks: tuple[tuple[np.ndarray, np.ndarray], ...]
@@ -356,15 +356,19 @@ class Network:
             self._infer_cache[m] = bufs
         return bufs
 
-    def _infer(self, X1: np.ndarray, bufs: list[SimpleNamespace]) -> np.ndarray:
-        """Z[L] (units, m) of rows ``X1`` (m, n_x + 1) ending in ones, in inference mode (no
-        dropout, batch norm's running statistics), computed in ``bufs``."""
-        A_prev = X1.T
+    def _infer(self, X: np.ndarray, bufs: list[SimpleNamespace]) -> np.ndarray:
+        """Z[L] (units, m) of rows ``X`` (m, n_x), in inference mode (no dropout, batch norm's
+        running statistics), computed in ``bufs``. The first layer adds its b on its own, so
+        a split is evaluated where it lies, without a copy that carries a column of ones."""
+        A_prev = X.T
         for layer, buf in zip(self.layers, bufs):
             if layer.batch_norm:
                 np.matmul(layer.W, A_prev[:layer.n_in], out=buf.Z)
                 batchnorm.forward_infer(buf.Z, layer.gamma, layer.beta, layer.running_mean,
                                         layer.running_var, self.bn_epsilon, out=buf.Z)
+            elif layer.index == 1:   # the input rows: no ones row under them
+                np.matmul(layer.W, A_prev, out=buf.Z)
+                np.add(buf.Z, layer.b, out=buf.Z)
             else:
                 np.matmul(layer.block, A_prev, out=buf.Z)
             if layer.activation is None:
@@ -375,36 +379,42 @@ class Network:
 
     def logits(self, X: np.ndarray) -> np.ndarray:
         """Z[L] (units, m) in inference mode: no dropout, batch norm's running statistics."""
+        X = self._rows(X)
         step = self._eval_chunk(X.shape[0])
         parts = []
         for start in range(0, max(X.shape[0], 1), step):
-            X1 = self.with_ones(X[start:start + step])
-            parts.append(self._infer(X1, self._inference_buffers(X1.shape[0])).copy())
+            chunk = X[start:start + step]
+            parts.append(self._infer(chunk, self._inference_buffers(chunk.shape[0])).copy())
         return np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
 
-    def eval_rows(self, X1: np.ndarray, y: np.ndarray) -> EvalRows:
-        """A split made ready for ``evaluate_rows``; ``X1`` is in ``train_step``'s layout
-        (ending in a column of ones). The training loop evaluates its splits every epoch, so
-        it prepares them once."""
-        m = X1.shape[0]
+    def _rows(self, X: np.ndarray) -> np.ndarray:
+        """``X`` as (m, n_x) rows of the network's dtype; a copy only when it must be."""
+        return np.asarray(X, dtype=self.dtype)
+
+    def eval_rows(self, X: np.ndarray, y: np.ndarray) -> EvalRows:
+        """A split (m, n_x) made ready for ``evaluate_rows``: cut into inference chunks, with
+        the labels in the form the output layer's ``evaluate`` takes. The training loop
+        evaluates its splits every epoch, so it prepares them once."""
+        X = self._rows(X)
+        m = X.shape[0]
         step = self._eval_chunk(m)
         targets = self.output.eval_targets(y, self.dtype)
-        return EvalRows(m, tuple((X1[start:start + step], targets[start:start + step])
+        return EvalRows(m, tuple((X[start:start + step], targets[start:start + step])
                                  for start in range(0, m, step)))
 
     def evaluate_rows(self, rows: EvalRows) -> tuple[float, float]:
         """(J0, accuracy) on a split prepared by ``eval_rows``, in inference mode."""
         loss_sum, correct = 0.0, 0
-        for X1, targets in rows.chunks:
-            bufs = self._inference_buffers(X1.shape[0])
-            loss, right = self.output.evaluate(self._infer(X1, bufs), targets, bufs[-1].work)
+        for X, targets in rows.chunks:
+            bufs = self._inference_buffers(X.shape[0])
+            loss, right = self.output.evaluate(self._infer(X, bufs), targets, bufs[-1].work)
             loss_sum += loss
             correct += right
         return loss_sum / rows.m, correct / rows.m
 
     def evaluate(self, X: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         """(J0, accuracy) on a whole split in inference mode."""
-        return self.evaluate_rows(self.eval_rows(self.with_ones(X), y))
+        return self.evaluate_rows(self.eval_rows(X, y))
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """(m, K) class probabilities."""

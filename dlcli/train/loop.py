@@ -56,7 +56,9 @@ class Trainer:
         self.early_stopping = next((c for c in self.callbacks if isinstance(c, EarlyStopping)),
                                    None)
         train = data.train
-        self._X1 = network.with_ones(train.X)          # rows with a trailing column of ones
+        # The training rows, gathered batch by batch into a buffer that ends in a column of
+        # ones (the layout train_step takes); evaluation reads them where they lie.
+        self._X = np.ascontiguousarray(train.X, dtype=network.dtype)
         self._eval_splits: list[tuple[str, str, EvalRows]] | None = None
         self._targets = network.output.targets(train.y, network.dtype)
         self._batch_cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
@@ -82,7 +84,7 @@ class Trainer:
         if self._eval_splits is None:   # prepared once: evaluation runs every epoch
             self._eval_splits = [
                 (f"{name}_loss", f"{name}_accuracy", self.network.eval_rows(
-                    self._X1 if name == "train" else self.network.with_ones(split.X), split.y))
+                    self._X if name == "train" else split.X, split.y))
                 for name, split in self.data.splits().items() if name != "test"]
         out: dict[str, float] = {}
         for loss_key, accuracy_key, rows in self._eval_splits:
@@ -101,19 +103,20 @@ class Trainer:
 
     # ------------------------------------------------------------------ the loop
 
-    def _batch_buffers(self, m: int) -> tuple[np.ndarray, np.ndarray]:
+    def _batch_buffers(self, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(X1, its rows without the ones column, targets) for a batch of ``m``, made once."""
         bufs = self._batch_cache.get(m)
         if bufs is None:
-            bufs = self._batch_cache[m] = (
-                np.empty((m, self._X1.shape[1]), dtype=self.network.dtype),
-                np.empty(m, dtype=self._targets.dtype))
+            X1 = np.empty((m, self._X.shape[1] + 1), dtype=self.network.dtype)
+            X1[:, -1] = 1.0
+            bufs = self._batch_cache[m] = (X1, X1[:, :-1], np.empty(m, self._targets.dtype))
         return bufs
 
     def run_epoch(self, lr: float) -> tuple[float, dict[str, float]]:
         """One pass over the training data. Returns (mean cost, mean gradient norms)."""
         net, opt = self.network, self.optimizer
         theta, grad = net.theta, net.grad
-        M, B = self._X1.shape[0], self.batch_size
+        M, B = self._X.shape[0], self.batch_size
         training = self.config.training
         started = time.perf_counter()   # the epoch's shuffle is training work too (SPEC 5)
         order = (self.streams.shuffle.permutation(M) if training.shuffle
@@ -126,13 +129,13 @@ class Trainer:
         bad: float | None = None   # a non-finite cost: the run diverged, its update not applied
         for start in range(0, M, B):
             idx = order[start:start + B]
-            X1, t = self._batch_buffers(len(idx))
+            X1, rows, t = self._batch_buffers(len(idx))
             # The ndarray methods with positional arguments: np.take's keyword handling costs a
             # tiny network as much as the gather itself.
-            self._X1.take(idx, 0, X1)
+            self._X.take(idx, 0, rows)
             self._targets.take(idx, None, t)
             if augment is not None:
-                augment(X1[:, :-1], aug_rng)
+                augment(rows, aug_rng)
             cost = net.train_step(X1, t, l2=l2, l1=l1, rng=dropout_rng)
             if not math.isfinite(cost):
                 bad = cost
