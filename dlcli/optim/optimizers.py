@@ -110,7 +110,7 @@ class RMSprop(Optimizer):
     def _update(self, theta, grad, s, tmp, tmp2, coef):  # type: ignore[override]
         lr, beta2, one_minus, eps = coef
         np.multiply(s, beta2, out=s)
-        np.multiply(grad, grad, out=tmp)
+        np.square(grad, out=tmp)
         np.multiply(tmp, one_minus, out=tmp)
         np.add(s, tmp, out=s)
         np.sqrt(s, out=tmp)
@@ -144,7 +144,7 @@ class Adam(Optimizer):
         np.multiply(grad, one_minus_b1, out=tmp)
         np.add(v, tmp, out=v)
         np.multiply(s, b2, out=s)
-        np.multiply(grad, grad, out=tmp)
+        np.square(grad, out=tmp)
         np.multiply(tmp, one_minus_b2, out=tmp)
         np.add(s, tmp, out=s)
         np.sqrt(s, out=tmp)
