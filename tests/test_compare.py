@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from dlcli.cli.compare import compare
 from dlcli.errors import InputError
 from dlcli.reports import compare as report
-from dlcli.runs.reader import find_runs, flatten, read_history, read_run, read_runs
+from dlcli.runs.reader import find_runs, flatten, nest, read_history, read_run, read_runs
 
 COLUMNS = ["epoch", "step", "learning_rate", "cost", "train_loss", "train_accuracy", "dev_loss",
            "dev_accuracy"]
@@ -113,6 +113,22 @@ def invoke(*args: str) -> Any:
 def test_flatten_makes_dotted_keys_and_keeps_lists_and_empty_mappings() -> None:
     assert flatten({"a": {"b": 1, "c": {"d": [1, 2]}}, "e": {}}) == \
         {"a.b": 1, "a.c.d": [1, 2], "e": {}}
+
+
+def test_nest_undoes_flatten_keeping_lists_none_and_key_order() -> None:
+    config = {
+        "name": "moons", "seed": None,
+        "data": {"dataset": "moons", "options": {}, "dev_fraction": 0.2, "normalize": None},
+        "model": {"hidden": [5, 2], "activations": ["relu", "relu"], "keep_prob": None},
+        "optimizer": {"name": "adam", "learning_rate": 0.01, "betas": [0.9, 0.999]},
+        "training": {"epochs": 4, "early_stopping": {"monitor": "dev_loss", "patience": None},
+                     "augment": [{"flip": True}, None]},
+    }
+    flat = flatten(config)
+    assert flat["training.early_stopping.patience"] is None and flat["model.keep_prob"] is None
+    assert nest(flat) == config
+    # show prints nest's result as config.yaml, so the sections must also keep their order
+    assert json.dumps(nest(flat)) == json.dumps(config)
 
 
 def test_read_run_reads_every_file(three_runs: Path) -> None:

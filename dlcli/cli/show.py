@@ -17,7 +17,7 @@ from dlcli.reports.plots import has_column, series
 from dlcli.reports.smoothing import check_beta, ewma
 from dlcli.reports.termplot import text_plot
 from dlcli.runs.files import yaml_text
-from dlcli.runs.reader import RunRecord, find_runs, is_run_dir, read_run
+from dlcli.runs.reader import RunRecord, find_runs, is_run_dir, nest, read_run
 
 SUMMARY_KEYS = ("epochs_run", "steps", "best_epoch", "monitor", "seed", "started", "finished",
                 "host", "parent")
@@ -47,18 +47,6 @@ def summary(record: RunRecord) -> list[tuple[str, str]]:
     if record.overrides:
         rows.append(("overrides", " ".join(f"--set {o}" for o in record.overrides)))
     return rows
-
-
-def nest(flat: Mapping[str, Any]) -> dict[str, Any]:
-    """Dotted keys back to nested mappings: {"a.b": 1} -> {"a": {"b": 1}} (undoes ``flatten``)."""
-    nested: dict[str, Any] = {}
-    for dotted, value in flat.items():
-        *parents, key = dotted.split(".")
-        section = nested
-        for parent in parents:
-            section = section.setdefault(parent, {})
-        section[key] = value
-    return nested
 
 
 def print_config(console: Console, config: Mapping[str, Any]) -> None:

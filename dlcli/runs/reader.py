@@ -113,6 +113,18 @@ def flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+def nest(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """Dotted keys back to nested mappings: {"a.b": 1} -> {"a": {"b": 1}} (undoes ``flatten``)."""
+    nested: dict[str, Any] = {}
+    for dotted, value in flat.items():
+        *parents, key = dotted.split(".")
+        section = nested
+        for parent in parents:
+            section = section.setdefault(parent, {})
+        section[key] = value
+    return nested
+
+
 COUNT_COLUMNS = ("epoch", "step")
 
 
