@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
 from rich.table import Table
+from rich.text import Text
 
 from dlcli.train.callbacks import Callback
 from dlcli.train.loop import Trainer
@@ -101,7 +102,22 @@ def summary_table(metrics: dict[str, Any]) -> Table:
     for label in ("final", "best"):
         block = metrics.get(label) or {}
         table.add_row(label, _fmt(block.get("epoch")), *[_fmt(block.get(k)) for k in keys])
+    note = _evaluated_note(metrics.get("final") or {})
+    if note:
+        # not wrapped to the table's width: a table without a dev split is narrower than the note
+        table.caption = Text(note, style="table.caption", no_wrap=True, overflow="ignore")
+        table.caption_justify = "left"
     return table
+
+
+def _evaluated_note(final: dict[str, Any]) -> str:
+    """Which epoch the final train and dev metrics come from, when not ``final.epoch`` (a
+    diverged run's last epoch is not evaluated); "" otherwise."""
+    epoch = final.get("last_evaluated_epoch")
+    splits = [s for s in ("train", "dev") if any(k.startswith(f"{s}_") for k in final)]
+    if epoch is None or not splits:
+        return ""
+    return f"final {' and '.join(splits)} metrics are from epoch {epoch}, the last one evaluated"
 
 
 def print_summary(metrics: dict[str, Any]) -> None:

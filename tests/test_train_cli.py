@@ -165,6 +165,27 @@ def test_a_diverged_runs_final_block_names_the_epoch_its_metrics_come_from(tmp_p
     assert "last_evaluated_epoch" not in result.stderr
 
 
+def test_the_summary_table_says_which_epoch_a_diverged_runs_final_metrics_come_from(
+        tmp_path, runs_dir):
+    diverged, completed = runs_dir / "diverged", runs_dir / "completed"
+    trained = {"diverged": train(write_config(tmp_path, DIVERGING), "--runs-dir", diverged),
+               "completed": train(write_config(tmp_path), "--runs-dir", completed)}
+    assert trained["diverged"].exit_code == 1 and trained["completed"].exit_code == 0
+    final = metrics(only_run(diverged))["final"]
+    note = (f"final train and dev metrics are from epoch {final['last_evaluated_epoch']}, "
+            "the last one evaluated")
+    shown = {name: runner.invoke(app, ["show", str(only_run(runs_dir / name))])
+             for name in trained}
+    for output in (trained["diverged"].stderr, shown["diverged"].stdout):
+        lines = output.splitlines()
+        bottom = next(i for i, line in enumerate(lines) if line.startswith("└"))
+        assert lines[bottom + 1] == note
+        final_row = next(line for line in lines if line.startswith("│ final │"))
+        assert final_row.split("│")[2].strip() == str(final["epoch"])  # still the last epoch
+    for output in (trained["completed"].stderr, shown["completed"].stdout):
+        assert "│ final │" in output and "metrics are from epoch" not in output
+
+
 def test_early_stopping_restores_the_best_epoch(tmp_path, runs_dir):
     config = dict(SMALL, model={"hidden": [64, 64]},
                   training={"epochs": 3000, "batch_size": 16,
