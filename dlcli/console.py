@@ -124,6 +124,8 @@ def print_summary(metrics: dict[str, Any]) -> None:
     err.print(summary_table(metrics))
     seconds = metrics.get("train_seconds") or 0.0
     speed = metrics.get("samples_per_second")
-    err.print(f"{metrics.get('epochs_run')} epochs, {metrics.get('steps')} steps, "
+    epochs, steps = metrics.get("epochs_run"), metrics.get("steps")
+    err.print(f"{epochs} epoch{'' if epochs == 1 else 's'}, "
+              f"{steps} step{'' if steps == 1 else 's'}, "
               f"{seconds:.2f}s training" + (f", {speed:,.0f} samples/s" if speed else ""),
               markup=False)

@@ -296,7 +296,9 @@ def _finish(trainer: Trainer, path: Path, started: str, say: Log,
     metrics = summarize(trainer, run=path.name, started=started, test=test, parent=parent)
     write_json(path / "metrics.json", metrics)
     plot_cost(trainer.history, path / "cost.png", title=path.name)
+    epochs, steps = trainer.progress.epoch, trainer.progress.step
     say(f"{trainer.status}" + (f": {trainer.message}" if trainer.message else "")
-        + f" after {trainer.progress.epoch} epochs ({trainer.progress.step} steps) in "
+        + f" after {epochs} epoch{'' if epochs == 1 else 's'} ({steps} step"
+        f"{'' if steps == 1 else 's'}) in "
         f"{trainer.progress.train_seconds:.2f}s of training")
     return metrics
