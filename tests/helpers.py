@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import csv
 import json
+import signal
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -35,3 +37,18 @@ def metrics(run: Path) -> dict[str, Any]:
 def history(run: Path) -> list[dict[str, str]]:
     with open(run / "history.csv", newline="") as handle:
         return list(csv.DictReader(handle))
+
+
+def interrupt(proc: subprocess.Popen, *, wait: float = 20.0, attempts: int = 3
+              ) -> tuple[str, str]:
+    """Ctrl-C as a user gives it: SIGINT, and once more if the process is still running
+    ``wait`` seconds later. Returns (stdout, stderr)."""
+    for _ in range(attempts):
+        proc.send_signal(signal.SIGINT)
+        try:
+            return proc.communicate(timeout=wait)
+        except subprocess.TimeoutExpired:
+            continue
+    proc.kill()
+    out, err = proc.communicate()
+    raise AssertionError(f"still running after {attempts} SIGINTs; stderr:\n{err}")

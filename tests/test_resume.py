@@ -11,7 +11,7 @@ import numpy as np
 from typer.testing import CliRunner
 
 from dlcli.cli.app import app
-from helpers import SMALL, history, metrics, only_run, write_config
+from helpers import SMALL, history, interrupt, metrics, only_run, write_config
 
 runner = CliRunner()
 
@@ -94,8 +94,7 @@ def start_long_run(tmp_path, checkpoint_every, rows):
 
 def test_ctrl_c_keeps_what_was_logged_and_the_run_resumes(tmp_path):
     proc, runs = start_long_run(tmp_path, checkpoint_every=5, rows=30)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    _, err = interrupt(proc)
     assert proc.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
     run = only_run(runs)

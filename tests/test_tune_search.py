@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import signal
 import subprocess
 import sys
 import textwrap
@@ -23,6 +22,7 @@ from dlcli.experiment import run
 from dlcli.tune.executors import InProcessExecutor, LocalExecutor, worker_report
 from dlcli.tune.search import SearchCallback, Search, open_for_resume, trial_seeds
 from dlcli.tune.trials import metric_of
+from helpers import interrupt
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = {"name": "s", "seed": 1, "data": {"dataset": "moons", "dev_fraction": 0.25},
@@ -380,7 +380,9 @@ def test_ctrl_c_in_a_parallel_search_then_resume(tmp_path):
     kept, running trials recorded as interrupted in their run directories, resume completes."""
     script = tmp_path / "tune_cli.py"
     script.write_text(CLI_SCRIPT.format(root=str(ROOT)))
-    slow = {**BASE, "training": {"epochs": 300, "batch_size": 16}, "search": SPACE}
+    # Trials of a few seconds: history.csv reaches the disk in half-second steps, and the
+    # signal must land while the search is still running.
+    slow = {**BASE, "training": {"epochs": 1500, "batch_size": 16}, "search": SPACE}
     config = write(tmp_path / "exp.yaml", slow)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, str(script), str(config), "--trials", "6",
@@ -395,11 +397,10 @@ def test_ctrl_c_in_a_parallel_search_then_resume(tmp_path):
                 path = found[0].parent
                 # A trial in the middle of its epochs (not one already writing its results).
                 running = next((d for d in trial_dirs(path) if status_of(d) == "running"
-                                and 5 < len(history_rows(d)) < 200), None)
+                                and 5 < len(history_rows(d)) < 1000), None)
             time.sleep(0.02)
         assert running is not None, "no trial finished, or none was running, in time"
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
+        out, err = interrupt(proc)
     finally:
         if proc.poll() is None:
             proc.kill()
