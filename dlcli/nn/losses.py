@@ -68,10 +68,9 @@ class SigmoidCrossEntropy:
         """(sum of per-example losses, number correct) for logits Z (1, m) and ``eval_targets``.
 
         Each example's loss softplus(z) - y z is softplus(w) with w = (1 - 2y) z, so the sum
-        adds positive terms (no cancellation), in float64. The prediction is 1 where z > 0: it
-        is wrong where w > 0, and where z = 0 for an example of class 1. numpy adds a
-        contiguous vector pairwise, so the sum's relative error stays near the dtype's epsilon
-        times log2(m)."""
+        adds positive terms (no cancellation); numpy adds a contiguous vector pairwise, so its
+        relative error stays near the dtype's epsilon times log2(m). The prediction is 1 where
+        z > 0: it is wrong where w > 0, and where z = 0 for an example of class 1."""
         m = Z.shape[1]
         w, flag, zero = work.w, work.flag, work.zero
         np.multiply(Z[0], sign, out=w)

@@ -61,7 +61,7 @@ class Trainer:
         self._X = np.ascontiguousarray(train.X, dtype=network.dtype)
         self._eval_splits: list[tuple[str, str, EvalRows]] | None = None
         self._targets = network.output.targets(train.y, network.dtype)
-        self._batch_cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._batch_cache: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         size = config.training.batch_size
         self.batch_size = train.m if size == "full" else min(int(size), train.m)
 
