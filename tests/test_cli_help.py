@@ -25,6 +25,23 @@ def test_command_has_help_and_is_documented(command):
     assert f"dlcli {command}" in README
 
 
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_paragraphs_fill_an_80_column_terminal(command):
+    """A docstring wrapped at the source's width must not come out ragged: inside a paragraph
+    of the description every line but the last is filled to near the width."""
+    result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "80"}, terminal_width=80)
+    text = result.output.split("Usage:", 1)[1].split("\u256d", 1)[0]   # up to the first panel
+    paragraphs: list[list[str]] = [[]]
+    for line in text.splitlines()[1:]:
+        if line.strip():
+            paragraphs[-1].append(line.strip())
+        elif paragraphs[-1]:
+            paragraphs.append([])
+    for lines in paragraphs:
+        for line, following in zip(lines, lines[1:]):
+            assert len(line) + 1 + len(following.split()[0]) > 78, (line, following)
+
+
 def test_top_level_help_lists_every_command():
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0

@@ -5,6 +5,8 @@ failed check or run, 130 for Ctrl-C.
 """
 from __future__ import annotations
 
+import inspect
+
 import typer
 from typer.core import TyperGroup
 
@@ -58,12 +60,17 @@ def main_options(
     """Train NumPy networks from YAML configs; compare what the techniques of the course do."""
 
 
-app.command()(train)
-app.command()(resume)
-app.command()(gradcheck)
-app.command()(compare)
-app.command()(show)
-app.command()(tune)
+def _reflow(doc: str | None) -> str | None:
+    """A docstring with every paragraph on one line. Rich help keeps a docstring's line breaks,
+    so paragraphs wrapped to the source's width would come out ragged at the terminal's."""
+    if not doc:
+        return doc
+    paragraphs = inspect.cleandoc(doc).split("\n\n")
+    return "\n\n".join(" ".join(line.strip() for line in p.splitlines()) for p in paragraphs)
+
+
+for command in (train, resume, gradcheck, compare, show, tune):
+    app.command(help=_reflow(command.__doc__))(command)
 
 
 def main() -> None:
