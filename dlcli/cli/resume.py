@@ -12,7 +12,7 @@ from dlcli.cli.train import SetOption
 
 def resume(
     run_dir: Annotated[Path, typer.Argument(help="The run directory to continue.",
-                                            show_default=False)],
+                                            metavar="RUN_DIR", show_default=False)],
     epochs: Annotated[Optional[int], typer.Option(
         "--epochs", min=1, help="Train until this many epochs in all (default: the config's "
                                 "training.epochs).")] = None,

@@ -17,7 +17,7 @@ SetOption = Annotated[Optional[list[str]], typer.Option(
 
 def train(
     config: Annotated[Path, typer.Argument(help="YAML config file (see configs/).",
-                                           show_default=False)],
+                                           metavar="CONFIG", show_default=False)],
     set_: SetOption = None,
     runs_dir: Annotated[Path, typer.Option("--runs-dir", help="Where run directories go.")
                         ] = Path("runs"),

@@ -107,7 +107,7 @@ def _fail(exc: DlcliError) -> typer.Exit:
 def tune(
     config: Annotated[Optional[Path], typer.Argument(
         help="YAML config every trial starts from; may hold the space under search:.",
-        show_default=False)] = None,
+        metavar="CONFIG", show_default=False)] = None,
     space: Annotated[Optional[Path], typer.Option(
         "--space", metavar="SPACE.yaml",
         help="Search space: config key paths to distributions, e.g. "
