@@ -403,6 +403,17 @@ BUILTIN_EXAMPLES = 10
 BUILTIN_L2, BUILTIN_L1 = 0.7, 0.3
 
 
+def move_offsets(network: Network, rng: np.random.Generator, scale: float = 0.3) -> None:
+    """Draw every b, gamma and beta away from its initial value (0, 1, 0): there some bugs (a
+    gradient that forgets gamma, say) would give the right number by accident."""
+    for layer in network.layers:
+        if layer.b is not None:
+            layer.b[...] = scale * rng.standard_normal(layer.b.shape)
+        if layer.batch_norm:
+            layer.gamma[...] = 1.0 + scale * rng.standard_normal(layer.gamma.shape)
+            layer.beta[...] = scale * rng.standard_normal(layer.beta.shape)
+
+
 def builtin_case(output: str = "sigmoid", seed: int = 0) -> Case:
     """A small network using every activation, L1 and L2 > 0, on a random batch.
 
@@ -418,14 +429,7 @@ def builtin_case(output: str = "sigmoid", seed: int = 0) -> Case:
     network = Network([*BUILTIN_SIZES, head.units(n_classes)], BUILTIN_ACTIVATIONS[output], head,
                       dtype="float64", batch_norm=(0.9, 1e-5) if batch_norm else None)
     network.initialize("xavier", rng=rng)
-    # Non-trivial b, gamma, beta: at their initial values (0, 1, 0) some bugs (a gradient that
-    # forgets gamma, say) would give the right number by accident.
-    for layer in network.layers:
-        if layer.b is not None:
-            layer.b[...] = 0.3 * rng.standard_normal(layer.b.shape)
-        if layer.batch_norm:
-            layer.gamma[...] = 1.0 + 0.3 * rng.standard_normal(layer.gamma.shape)
-            layer.beta[...] = 0.3 * rng.standard_normal(layer.beta.shape)
+    move_offsets(network, rng)
     X = rng.standard_normal((BUILTIN_EXAMPLES, BUILTIN_SIZES[0]))
     # Every class present, in a shuffled order.
     y = rng.permutation(np.arange(BUILTIN_EXAMPLES) % n_classes)

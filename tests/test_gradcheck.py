@@ -45,12 +45,7 @@ def small_network(activations_: list[str], output: str, n_classes: int, *, batch
     net = Network(sizes, activations_, head, dtype=dtype, keep_probs=keep,
                   batch_norm=(0.9, 1e-5) if batch_norm else None)
     net.initialize("xavier", rng=rng)
-    for layer in net.layers:
-        if layer.b is not None:
-            layer.b[...] = 0.3 * rng.standard_normal(layer.b.shape)
-        if layer.batch_norm:
-            layer.gamma[...] = 1 + 0.3 * rng.standard_normal(layer.gamma.shape)
-            layer.beta[...] = 0.3 * rng.standard_normal(layer.beta.shape)
+    gc.move_offsets(net, rng)
     X = rng.standard_normal((8, 4))
     y = np.arange(8) % n_classes
     return net, X, y
