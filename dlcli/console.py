@@ -14,8 +14,11 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
 from rich.table import Table
 from rich.text import Text
 
+from dlcli.run_schema import COST, EVALUATED_SPLITS, METRICS, metric_name
 from dlcli.train.callbacks import Callback
 from dlcli.train.loop import Trainer
+
+DEV_ACCURACY = metric_name("dev", "accuracy")   # shown beside the cost on the progress bar
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True)
@@ -74,8 +77,8 @@ class ProgressBar(Callback):
 
     def _update(self, row: dict[str, Any]) -> None:
         assert self._progress is not None
-        dev = row.get("dev_accuracy")
-        self._progress.update(self._task, completed=row["epoch"], cost=_fmt(row.get("cost")),
+        dev = row.get(DEV_ACCURACY)
+        self._progress.update(self._task, completed=row["epoch"], cost=_fmt(row.get(COST)),
                               dev=f"  dev acc {dev:.3f}" if dev is not None else "")
 
     def on_train_end(self, trainer: Trainer) -> None:
@@ -92,9 +95,7 @@ def summary_table(metrics: dict[str, Any]) -> Table:
                   title_justify="left")
     table.add_column("")
     table.add_column("epoch", justify="right")
-    keys = [k for k in ("cost", "train_loss", "train_accuracy", "dev_loss", "dev_accuracy",
-                        "test_loss", "test_accuracy")
-            if k in metrics.get("final", {}) or k in metrics.get("best", {})]
+    keys = [k for k in METRICS if k in metrics.get("final", {}) or k in metrics.get("best", {})]
     for key in keys:
         split, _, measure = key.partition("_")
         measure = "acc" if measure == "accuracy" else measure
@@ -114,7 +115,7 @@ def _evaluated_note(final: dict[str, Any]) -> str:
     """Which epoch the final train and dev metrics come from, when not ``final.epoch`` (a
     diverged run's last epoch is not evaluated); "" otherwise."""
     epoch = final.get("last_evaluated_epoch")
-    splits = [s for s in ("train", "dev") if any(k.startswith(f"{s}_") for k in final)]
+    splits = [s for s in EVALUATED_SPLITS if any(k.startswith(f"{s}_") for k in final)]
     if epoch is None or not splits:
         return ""
     return f"final {' and '.join(splits)} metrics are from epoch {epoch}, the last one evaluated"

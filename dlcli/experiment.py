@@ -25,10 +25,13 @@ from dlcli.errors import ConfigError, InputError, RunError
 from dlcli.data import Augmenter, load_data
 from dlcli.data.dataset import Dataset
 from dlcli.reports.plots import plot_cost
+from dlcli.run_schema import (CHECKPOINT_FILE, CONFIG_FILE, COST_PLOT_FILE, EPOCH,
+                              EPOCH_METRICS, HISTORY_FILE, LOG_FILE, METRICS_FILE,
+                              OVERRIDES_FILE, PARAMS_FILE, default_monitor, direction, metric_name)
 from dlcli.runs.files import clean_json, now_utc, write_json, write_npz, write_yaml
 from dlcli.runs.checkpoint import load_checkpoint
 from dlcli.runs.reader import read_history
-from dlcli.runs.recorder import CHECKPOINT, HISTORY, Recorder
+from dlcli.runs.recorder import Recorder
 from dlcli.runs.rundir import create_run_dir
 from dlcli.train.build import build_network, build_optimizer, check_fits, load_initial_params
 from dlcli.train.callbacks import Callback, EarlyStopping
@@ -36,7 +39,6 @@ from dlcli.train.loop import Trainer
 from dlcli.train.streams import Streams
 
 Log = Callable[[str], None]
-METRIC_KEYS = ("cost", "train_loss", "train_accuracy", "dev_loss", "dev_accuracy")
 
 
 @dataclass
@@ -83,7 +85,8 @@ def monitor_of(config: Config) -> tuple[str, str]:
     stopping = config.training.early_stopping
     if stopping is not None:
         return stopping.monitor, stopping.mode
-    return ("dev_loss", "min") if config.has_dev_split else ("train_loss", "min")
+    monitor = default_monitor(config.has_dev_split)
+    return monitor, direction(monitor)
 
 
 def _best_row(history: list[dict[str, Any]], monitor: str, mode: str) -> dict[str, Any] | None:
@@ -97,8 +100,8 @@ def _best_row(history: list[dict[str, Any]], monitor: str, mode: str) -> dict[st
 def _block(row: dict[str, Any] | None) -> dict[str, Any]:
     if row is None:
         return {}
-    block = {"epoch": row["epoch"]}
-    block.update({k: row[k] for k in METRIC_KEYS if row.get(k) is not None})
+    block = {EPOCH: row[EPOCH]}
+    block.update({k: row[k] for k in EPOCH_METRICS if row.get(k) is not None})
     return block
 
 
@@ -110,12 +113,12 @@ def _final_block(history: list[dict[str, Any]], test: dict[str, float]) -> dict[
     if not history:
         return dict(test)
     last = history[-1]
-    evaluated = [r for r in history if r.get("train_loss") is not None]
+    evaluated = [r for r in history if r.get(metric_name("train", "loss")) is not None]
     source = evaluated[-1] if evaluated else last
     final: dict[str, Any] = {"epoch": last["epoch"]}
     if source["epoch"] != last["epoch"]:
         final["last_evaluated_epoch"] = source["epoch"]
-    final.update({k: source[k] for k in METRIC_KEYS if source.get(k) is not None})
+    final.update({k: source[k] for k in EPOCH_METRICS if source.get(k) is not None})
     final["cost"] = last["cost"]
     final.update(test)
     return final
@@ -167,7 +170,7 @@ def _train_in(path: Path, prepared: Prepared, *, overrides: list[str] | None, lo
     config, trainer, data = prepared.config, prepared.trainer, prepared.data
     started = now_utc()
     parent_name = str(parent.resolve()) if parent is not None else None
-    with open(path / "train.log", "a", encoding="utf-8") as logfile:
+    with open(path / LOG_FILE, "a", encoding="utf-8") as logfile:
 
         def say(text: str) -> None:
             logfile.write(text + "\n")
@@ -175,9 +178,9 @@ def _train_in(path: Path, prepared: Prepared, *, overrides: list[str] | None, lo
             if log is not None:
                 log(text)
 
-        write_yaml(path / "config.yaml", config.to_dict())
-        write_yaml(path / "overrides.yaml", list(overrides or []))
-        write_json(path / "metrics.json", summarize(trainer, run=path.name, started=started,
+        write_yaml(path / CONFIG_FILE, config.to_dict())
+        write_yaml(path / OVERRIDES_FILE, list(overrides or []))
+        write_json(path / METRICS_FILE, summarize(trainer, run=path.name, started=started,
                                                     test={}, parent=parent_name))
         recorder = Recorder(path)
         recorder.pending.extend(trainer.history)   # a resumed run carries its parent's rows
@@ -258,12 +261,12 @@ def resume(run_dir: str | Path, runs_dir: str | Path | None = None, *,
     The new directory records its parent; its history repeats the parent's rows up to the
     checkpoint and continues the epoch numbers."""
     parent = Path(run_dir)
-    config_path, checkpoint_path = parent / "config.yaml", parent / CHECKPOINT
+    config_path, checkpoint_path = parent / CONFIG_FILE, parent / CHECKPOINT_FILE
     if not parent.is_dir():
         raise InputError(f"{parent} is not a directory")
     if not config_path.exists() or not checkpoint_path.exists():
-        raise InputError(f"{parent} is not a resumable run directory (it needs config.yaml "
-                         "and checkpoint.npz)")
+        raise InputError(f"{parent} is not a resumable run directory (it needs {CONFIG_FILE} "
+                         f"and {CHECKPOINT_FILE})")
     overrides = list(overrides or [])
     _check_resumable(overrides)
     raw = read_yaml(config_path)
@@ -282,7 +285,11 @@ def resume(run_dir: str | Path, runs_dir: str | Path | None = None, *,
         trainer.load_state_dict(state)
     except (KeyError, ValueError) as exc:
         raise RunError(f"checkpoint {checkpoint_path} does not fit its config: {exc}") from None
-    trainer.history = [row for row in read_history(parent / HISTORY) if row["epoch"] <= start]
+    # The parent's rows up to the checkpoint, in this run's columns: resuming with
+    # training.log_grad_norms turned off leaves out the parent's gradient-norm cells.
+    columns = trainer.history_columns()
+    trainer.history = [{key: row.get(key) for key in columns}
+                       for row in read_history(parent / HISTORY_FILE) if row["epoch"] <= start]
     path = create_run_dir(runs_dir if runs_dir is not None else parent.parent,
                           config.name or "run")
     return _train_in(path, prepared, overrides=overrides, log=log, on_start=on_start,
@@ -292,10 +299,10 @@ def resume(run_dir: str | Path, runs_dir: str | Path | None = None, *,
 def _finish(trainer: Trainer, path: Path, started: str, say: Log,
             parent: str | None) -> dict[str, Any]:
     test = trainer.evaluate_test() if trainer.status in ("completed", "early_stopped") else {}
-    write_npz(path / "params.npz", trainer.network.get_params())
+    write_npz(path / PARAMS_FILE, trainer.network.get_params())
     metrics = summarize(trainer, run=path.name, started=started, test=test, parent=parent)
-    write_json(path / "metrics.json", metrics)
-    plot_cost(trainer.history, path / "cost.png", title=path.name)
+    write_json(path / METRICS_FILE, metrics)
+    plot_cost(trainer.history, path / COST_PLOT_FILE, title=path.name)
     epochs, steps = trainer.progress.epoch, trainer.progress.step
     say(f"{trainer.status}" + (f": {trainer.message}" if trainer.message else "")
         + f" after {epochs} epoch{'' if epochs == 1 else 's'} ({steps} step"

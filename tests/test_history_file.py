@@ -2,8 +2,11 @@
 before a checkpoint, so a resumed run never lacks rows its checkpoint covers."""
 from __future__ import annotations
 
+import pytest
+
 from dlcli.config import load_config
 from dlcli.experiment import prepare
+from dlcli.run_schema import HISTORY_COLUMNS
 from dlcli.runs.checkpoint import load_checkpoint
 from dlcli.runs.reader import read_history
 from dlcli.runs.recorder import Recorder
@@ -69,3 +72,23 @@ def test_every_checkpoint_has_its_history_rows_on_disk(tmp_path):
     trainer.callbacks.append(Watch())
     trainer.fit()
     assert seen == [(4, 4), (8, 8), (12, 12)]
+
+
+def test_a_row_with_a_column_the_file_does_not_have_is_an_error(tmp_path):
+    history = HistoryFile(tmp_path / "history.csv", COLUMNS)
+    try:
+        with pytest.raises(ValueError, match="grad_norm_W1"):
+            history.append({"epoch": 0, "step": 0, "cost": 0.7, "grad_norm_W1": 1.0})
+    finally:
+        history.close()
+    assert read_history(tmp_path / "history.csv") == []   # nothing half-written
+
+
+def test_the_trainer_lists_every_column_its_rows_carry(tmp_path):
+    config = load_config(raw=SMALL, overrides=["training.epochs=2", "training.log_grad_norms=true"])
+    trainer = prepare(config).trainer
+    trainer.fit()
+    columns = trainer.history_columns()
+    assert columns[:8] == list(HISTORY_COLUMNS)
+    assert all(set(row) <= set(columns) for row in trainer.history)
+    assert set(trainer.history[-1]) == set(columns)   # an evaluated epoch fills every column

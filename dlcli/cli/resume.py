@@ -8,6 +8,7 @@ import typer
 
 from dlcli import console
 from dlcli.cli.train import SetOption
+from dlcli.run_schema import CONFIG_FILE
 
 
 def resume(
@@ -36,8 +37,8 @@ def resume(
     overrides = list(set_ or [])
     total = epochs
     if total is None:
-        total = load_config(run_dir / "config.yaml", overrides).training.epochs \
-            if (run_dir / "config.yaml").exists() else 1
+        total = load_config(run_dir / CONFIG_FILE, overrides).training.epochs \
+            if (run_dir / CONFIG_FILE).exists() else 1
     callbacks = [] if quiet else [console.ProgressBar(total, run_dir.name)]
 
     def started(path: Path, prepared: object) -> None:

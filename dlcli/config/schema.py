@@ -10,6 +10,8 @@ from typing import Annotated, Any, Literal
 from pydantic import (BaseModel, ConfigDict, Field, field_serializer, field_validator,
                       model_validator)
 
+from dlcli.run_schema import MONITORS, Direction, direction
+
 INITIALIZERS = ("zeros", "random", "lecun", "tanh", "he", "xavier")
 ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid", "linear")
 OUTPUTS = ("auto", "sigmoid", "softmax")
@@ -19,7 +21,6 @@ DATASETS = ("moons", "circles", "flower", "spirals", "blobs", "digits", "iris", 
             "breast_cancer")
 NORMALIZERS = ("none", "standardize", "minmax")
 DTYPES = ("float32", "float64")
-MONITORS = ("dev_loss", "dev_accuracy", "train_loss", "train_accuracy", "cost")
 
 Initializer = Literal["zeros", "random", "lecun", "tanh", "he", "xavier"]
 Activation = Literal["relu", "leaky_relu", "tanh", "sigmoid", "linear"]
@@ -155,9 +156,11 @@ class EarlyStoppingConfig(Section):
     restore_best: bool = True
 
     @property
-    def mode(self) -> str:
-        """``max`` for accuracies, ``min`` for losses."""
-        return "max" if self.monitor.endswith("accuracy") else "min"
+    def mode(self) -> Direction:
+        """``max`` for accuracies, ``min`` for losses and the cost."""
+        mode = direction(self.monitor)
+        assert mode is not None
+        return mode
 
 
 class TrainingConfig(Section):

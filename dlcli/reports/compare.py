@@ -15,19 +15,18 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
+from dlcli import run_schema
 from dlcli.errors import InputError
 from dlcli.registry import did_you_mean
+from dlcli.run_schema import COST, METRICS, Direction
 from dlcli.runs.files import clean_json
 from dlcli.runs.reader import RunRecord
 
-Direction = Literal["min", "max"]
 BLOCKS = ("final", "best")
-# Metric columns in the order a reader expects them; only those some run has are shown.
-METRICS = ("cost", "train_loss", "train_accuracy", "dev_loss", "dev_accuracy", "test_loss",
-           "test_accuracy")
-TABLE_METRICS = METRICS[1:]  # the table leaves out cost (the loss plus penalties)
+# Metric columns in the order a reader expects them (METRICS); only those some run has are shown.
+TABLE_METRICS = tuple(m for m in METRICS if m != COST)  # the table leaves out the cost
 # Keys of a block that are epoch numbers, not metrics.
 EPOCH_KEYS = ("epoch", "last_evaluated_epoch")
 MISSING = "-"
@@ -35,11 +34,9 @@ MISSING = "-"
 
 def direction(metric: str) -> Direction:
     """``min`` for a loss or the cost, ``max`` for an accuracy; anything else is an InputError."""
-    name = metric.rpartition(".")[2]
-    if "loss" in name or name == "cost":
-        return "min"
-    if "accuracy" in name:
-        return "max"
+    sense = run_schema.direction(metric)
+    if sense is not None:
+        return sense
     raise InputError(f"--metric {metric!r}: cannot tell whether higher or lower is better; "
                      "name a loss, the cost or an accuracy (e.g. dev_loss, best.dev_accuracy)")
 
@@ -71,10 +68,11 @@ def available_metrics(records: Sequence[RunRecord]) -> list[str]:
 
 def default_metric(records: Sequence[RunRecord]) -> str:
     """``dev_loss`` when some run has a dev split, else ``train_loss``, else ``cost``."""
-    for metric in ("dev_loss", "train_loss", "cost"):
+    with_dev = run_schema.default_monitor(has_dev=True)
+    for metric in (with_dev, run_schema.default_monitor(has_dev=False), COST):
         if any(metric_value(r, metric) is not None for r in records):
             return metric
-    return "dev_loss"
+    return with_dev
 
 
 def differing_params(records: Sequence[RunRecord], all_params: bool = False) -> list[str]:

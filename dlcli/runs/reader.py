@@ -18,11 +18,9 @@ from typing import Any
 import yaml
 
 from dlcli.errors import InputError
+from dlcli.run_schema import (CONFIG_FILE, COUNT_COLUMNS, HISTORY_FILE, METRICS_FILE,
+                              OVERRIDES_FILE)
 
-METRICS_FILE = "metrics.json"
-CONFIG_FILE = "config.yaml"
-HISTORY_FILE = "history.csv"
-OVERRIDES_FILE = "overrides.yaml"
 UNREADABLE = "unreadable"
 
 HistoryRow = dict[str, float | int | None]
@@ -123,9 +121,6 @@ def nest(flat: Mapping[str, Any]) -> dict[str, Any]:
             section = section.setdefault(parent, {})
         section[key] = value
     return nested
-
-
-COUNT_COLUMNS = ("epoch", "step")
 
 
 def read_history(path: str | os.PathLike[str]) -> list[HistoryRow]:

@@ -5,21 +5,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from dlcli.run_schema import CHECKPOINT_FILE, HISTORY_FILE
 from dlcli.runs.checkpoint import save_checkpoint
 from dlcli.runs.rundir import FLUSH_SECONDS, HistoryFile
 from dlcli.train.callbacks import Callback
-from dlcli.train.loop import HISTORY_COLUMNS, Trainer
-
-CHECKPOINT = "checkpoint.npz"
-HISTORY = "history.csv"
-
-
-def history_columns(trainer: Trainer) -> list[str]:
-    columns = list(HISTORY_COLUMNS)
-    if trainer.config.training.log_grad_norms:
-        columns += [f"grad_norm_W{layer.index}" for layer in trainer.network.layers]
-    return columns
-
+from dlcli.train.loop import Trainer
 
 # The least time between two periodic checkpoints. Replacing a file by rename costs about 2 ms
 # on ext4 (it flushes the new file first), which would double the run time of a tiny network
@@ -45,7 +35,7 @@ class Recorder(Callback):
         self.pending: list[dict[str, Any]] = []   # rows to write first (a parent's history)
 
     def on_train_begin(self, trainer: Trainer) -> None:
-        self.history = HistoryFile(self.run_dir / HISTORY, history_columns(trainer),
+        self.history = HistoryFile(self.run_dir / HISTORY_FILE, trainer.history_columns(),
                                    append=self.append, flush_seconds=self.flush_seconds)
         for row in self.pending:
             self.history.append(row)
@@ -65,7 +55,7 @@ class Recorder(Callback):
             return
         if self.history is not None:
             self.history.flush()   # the rows on disk reach at least as far as the checkpoint
-        save_checkpoint(self.run_dir / CHECKPOINT, trainer.state_dict())
+        save_checkpoint(self.run_dir / CHECKPOINT_FILE, trainer.state_dict())
         self.last_checkpoint = trainer.progress.epoch
         self._last_time = time.monotonic()
 

@@ -50,6 +50,7 @@ class HistoryFile:
     def __init__(self, path: str | os.PathLike[str], columns: list[str], *,
                  append: bool = False, flush_seconds: float = FLUSH_SECONDS) -> None:
         self.columns = columns
+        self._known = frozenset(columns)
         self.flush_seconds = flush_seconds
         exists = append and Path(path).exists()
         self._handle: IO[str] = open(path, "a" if append else "w", newline="",
@@ -59,6 +60,11 @@ class HistoryFile:
         self.flush()
 
     def append(self, row: dict[str, Any]) -> None:
+        """Write ``row``; a key that is not one of the columns is an error, never dropped."""
+        if not self._known.issuperset(row):
+            unknown = ", ".join(sorted(set(row) - self._known))
+            raise ValueError(f"history row has columns that history.csv does not: {unknown} "
+                             f"(its columns: {', '.join(self.columns)})")
         # Every cell is a number or empty, so no cell needs CSV quoting.
         self._handle.write(",".join([_cell(row.get(col)) for col in self.columns]) + "\n")
         if time.monotonic() >= self._due:

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from dlcli.run_schema import direction
+
 if TYPE_CHECKING:
     from dlcli.train.loop import Trainer
 
@@ -39,7 +41,7 @@ class EarlyStopping(Callback):
         self.patience = patience
         self.min_delta = min_delta
         self.restore_best = restore_best
-        self.mode = mode or ("max" if monitor.endswith("accuracy") else "min")
+        self.mode = mode or direction(monitor) or "min"
         self.best: float | None = None
         self.best_epoch: int | None = None
         self._best_theta: np.ndarray | None = None

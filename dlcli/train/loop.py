@@ -18,11 +18,10 @@ from dlcli.data.dataset import Dataset
 from dlcli.nn.network import EvalRows, Network
 from dlcli.optim.optimizers import Optimizer
 from dlcli.optim.schedules import learning_rate
+from dlcli.run_schema import (COST, EPOCH, EVALUATED_SPLITS, FINAL_SPLITS, LEARNING_RATE, STEP,
+                              history_columns, metric_name)
 from dlcli.train.callbacks import Callback, EarlyStopping
 from dlcli.train.streams import Streams
-
-HISTORY_COLUMNS = ["epoch", "step", "learning_rate", "cost", "train_loss", "train_accuracy",
-                   "dev_loss", "dev_accuracy"]
 
 
 @dataclass
@@ -77,25 +76,36 @@ class Trainer:
         return learning_rate(sch.name, opt.learning_rate, epochs_done, interval=sch.interval,
                              decay_rate=sch.decay_rate, base=sch.base, k=sch.k)
 
+    def history_columns(self) -> list[str]:
+        """The columns of the rows this trainer emits (history.csv's header)."""
+        norms = self.config.training.log_grad_norms
+        return history_columns(f"W{layer.index}" for layer in self.network.layers
+                               if norms)
+
     # ------------------------------------------------------------------ evaluation
 
     def evaluate(self) -> dict[str, float]:
-        """Loss and accuracy of every split but test, in inference mode."""
+        """Loss and accuracy of the evaluated splits (train, dev), in inference mode."""
         if self._eval_splits is None:   # prepared once: evaluation runs every epoch
+            splits = self.data.splits()
             self._eval_splits = [
-                (f"{name}_loss", f"{name}_accuracy", self.network.eval_rows(
-                    self._X if name == "train" else split.X, split.y))
-                for name, split in self.data.splits().items() if name != "test"]
+                (metric_name(name, "loss"), metric_name(name, "accuracy"), self.network.eval_rows(
+                    self._X if name == "train" else splits[name].X, splits[name].y))
+                for name in EVALUATED_SPLITS if name in splits]
         out: dict[str, float] = {}
         for loss_key, accuracy_key, rows in self._eval_splits:
             out[loss_key], out[accuracy_key] = self.network.evaluate_rows(rows)
         return out
 
     def evaluate_test(self) -> dict[str, float]:
-        if self.data.test is None:
-            return {}
-        loss, acc = self.network.evaluate(self.data.test.X, self.data.test.y)
-        return {"test_loss": loss, "test_accuracy": acc}
+        """Loss and accuracy of the splits measured once, at the end (test)."""
+        out: dict[str, float] = {}
+        for name, split in self.data.splits().items():
+            if name in FINAL_SPLITS:
+                loss, accuracy = self.network.evaluate(split.X, split.y)
+                out[metric_name(name, "loss")] = loss
+                out[metric_name(name, "accuracy")] = accuracy
+        return out
 
     def _penalty_weights(self) -> tuple[float, float]:
         reg = self.config.regularization
@@ -162,9 +172,9 @@ class Trainer:
         """Row epoch 0: the network before any update (cost on the whole training set)."""
         metrics = self.evaluate()
         l2, l1 = self._penalty_weights()
-        cost = metrics["train_loss"] + self.network.penalty(self.data.train.m, l2, l1)
-        return {"epoch": 0, "step": 0, "learning_rate": self.learning_rate(0), "cost": cost,
-                **metrics}
+        cost = metrics[metric_name("train", "loss")] + self.network.penalty(
+            self.data.train.m, l2, l1)
+        return {EPOCH: 0, STEP: 0, LEARNING_RATE: self.learning_rate(0), COST: cost, **metrics}
 
     def fit(self, epochs: int | None = None) -> str:
         """Train up to ``epochs`` (default ``training.epochs``) completed epochs in all.
@@ -184,8 +194,8 @@ class Trainer:
                 lr = self.learning_rate(self.progress.epoch)
                 cost, norms = self.run_epoch(lr)
                 self.progress.epoch = epoch
-                row: dict[str, Any] = {"epoch": epoch, "step": self.progress.step,
-                                       "learning_rate": lr, "cost": cost}
+                row: dict[str, Any] = {EPOCH: epoch, STEP: self.progress.step,
+                                       LEARNING_RATE: lr, COST: cost}
                 if not math.isfinite(cost):
                     self.request_stop("diverged", f"the cost became {cost} in epoch {epoch}; "
                                       "try a smaller optimizer.learning_rate")

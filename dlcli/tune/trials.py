@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from dlcli.config import apply_overrides, load_config
-from dlcli.config.schema import MONITORS
 from dlcli.errors import InputError, RunError
 from dlcli.registry import did_you_mean
+from dlcli.run_schema import MONITORS, default_monitor, direction
 from dlcli.tune.executors import trial_callbacks
 from dlcli.tune.space import Space, yaml_value
 
@@ -36,13 +36,13 @@ METRIC_PREFIXES = ("best.", "final.")
 
 def metric_mode(metric: str) -> str:
     """``max`` for accuracies, ``min`` for losses and cost."""
-    return "max" if metric.endswith("accuracy") else "min"
+    return direction(metric) or "min"
 
 
 def check_metric(metric: str | None, has_dev: bool) -> str:
     """The metric name to select on (default dev_loss, train_loss without a dev split)."""
     if metric is None:
-        return "dev_loss" if has_dev else "train_loss"
+        return default_monitor(has_dev)
     column = metric
     for prefix in METRIC_PREFIXES:
         column = column.removeprefix(prefix)
