@@ -33,6 +33,47 @@ def _figure(panels: int) -> Figure:
     return Figure(figsize=(7.5, 4.2 * panels), layout="constrained")
 
 
+def colors(n: int) -> list[Any]:
+    """``n`` distinct colours: matplotlib's ten default colours, then (for more than ten lines,
+    where those would repeat) evenly spaced samples of a perceptually ordered colour map."""
+    if n <= 10:
+        return [f"C{i}" for i in range(n)]
+    from matplotlib import colormaps
+
+    if n <= 20:
+        cmap = colormaps["tab20"]
+        return [cmap(i) for i in range(n)]
+    cmap = colormaps["turbo"]
+    return [cmap(0.05 + 0.9 * i / (n - 1)) for i in range(n)]
+
+
+# A curve whose values span more than this ratio (two decades) gets a log axis: a start at 1400
+# and an end at 0.05 is then readable, instead of everything below 50 flattened into one line.
+LOG_RATIO = 100.0
+# A curve flatter than this (relative to its level) is drawn as flat: zero initialisation's cost
+# of log 2 wobbles in the 8th digit, which an autoscaled axis would blow up into a "trend".
+FLAT = 1e-4
+
+
+def value_axis(ax: Axes, values: Sequence[float], *, log_ok: bool = True) -> None:
+    """Scale ``ax``'s y axis for ``values`` (every value drawn in it): log when they are all
+    positive and span more than two decades; otherwise linear, with plain tick labels (never an
+    offset such as "+6.931e-1", which turns float noise into a trend) and at least a small range
+    around a flat curve."""
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    if not finite:
+        return
+    low, high = min(finite), max(finite)
+    if log_ok and low > 0 and high / low > LOG_RATIO:
+        ax.set_yscale("log")
+        return
+    ax.ticklabel_format(axis="y", useOffset=False, style="plain")
+    level = max(abs(low), abs(high))
+    if high - low <= FLAT * max(level, 1e-12):
+        pad = max(0.05 * level, 1e-3)
+        ax.set_ylim(low - pad, high + pad)
+
+
 def save_atomically(fig: Figure, path: str | os.PathLike[str]) -> None:
     """Write ``fig`` to ``path`` (format from the suffix) through a temporary file and a rename."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg

@@ -1,0 +1,152 @@
+"""Decision boundaries of classifiers on 2-feature data (boundary.png, study.png's bottom row).
+
+Drawn as the course draws them: the network's prediction at every point of a grid over the input
+plane, filled by class, with the training points on top in the same colours. The plane is the
+data's own (raw, unnormalised) coordinates: the network is fed the grid through the run's fitted
+normalisation, so the axes read in the units of the data file.
+
+``from_trained`` takes a network and its data in memory (the end of a run); ``from_run`` rebuilds
+both from a run directory: the network from config.yaml and params.npz, the training points by
+loading the data again with the run's seeded data stream (the split is the one the run trained on).
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from dlcli.config.load import load_config, read_yaml
+from dlcli.data import load_data
+from dlcli.data.dataset import Dataset
+from dlcli.errors import InputError
+from dlcli.nn.network import Network
+from dlcli.train.build import build_network
+from dlcli.train.streams import Streams
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+GRID = 200           # grid points per axis
+MAX_POINTS = 1500    # training points drawn at most (a seeded sample of a larger set)
+PARAMS_FILE = "params.npz"
+
+
+@dataclass
+class BoundaryInputs:
+    """What a boundary picture needs: a classifier over raw 2-feature inputs, and the training
+    points it learned from (raw coordinates, class labels 0..K-1)."""
+
+    predict: Callable[[np.ndarray], np.ndarray]
+    X: np.ndarray
+    y: np.ndarray
+    class_names: list[str]
+    feature_names: list[str]
+
+
+def from_trained(network: Network, data: Dataset) -> BoundaryInputs | None:
+    """The inputs for a network trained on ``data``; None unless the data has 2 features."""
+    if data.n_features != 2:
+        return None
+    shift = np.zeros(2) if data.shift is None else np.asarray(data.shift, dtype=float)
+    scale = np.ones(2) if data.scale is None else np.asarray(data.scale, dtype=float)
+
+    def predict(X: np.ndarray) -> np.ndarray:
+        return network.predict((X - shift) / scale)
+
+    X = np.asarray(data.train.X, dtype=float) * scale + shift
+    return BoundaryInputs(predict, X, np.asarray(data.train.y), list(data.class_names),
+                          list(data.feature_names))
+
+
+def two_features(run_dir: str | os.PathLike[str]) -> bool:
+    """Whether the run's network takes 2 inputs (read from params.npz, without loading data)."""
+    try:
+        with np.load(Path(run_dir) / PARAMS_FILE, allow_pickle=False) as npz:
+            return "W1" in npz.files and npz["W1"].shape[1] == 2
+    except (OSError, ValueError):
+        return False
+
+
+def from_run(run_dir: str | os.PathLike[str]) -> BoundaryInputs | None:
+    """The inputs for a finished run directory; None when its network does not take 2 features
+    or it has no params.npz. Raises InputError when its config or data cannot be loaded again."""
+    run_dir = Path(run_dir)
+    if not two_features(run_dir):
+        return None
+    config = load_config(raw=read_yaml(run_dir / "config.yaml"))
+    streams = Streams.from_seed(config.seed)   # the data stream, as the run drew it
+    data = load_data(config.data, streams.data, config.training.dtype)
+    network = build_network(config, data.n_features, data.n_classes, streams.init)
+    try:
+        with np.load(run_dir / PARAMS_FILE, allow_pickle=False) as npz:
+            network.set_params({key: npz[key] for key in npz.files})
+    except ValueError as exc:
+        raise InputError(f"{run_dir / PARAMS_FILE} does not fit its config: {exc}") from None
+    return from_trained(network, data)
+
+
+def _cmap(n_classes: int):  # type: ignore[no-untyped-def]
+    from matplotlib import colormaps
+    from matplotlib.colors import ListedColormap
+
+    if n_classes == 2:   # the course's Spectral: its red and its blue
+        spectral = colormaps["Spectral"]
+        return ListedColormap([spectral(0.1), spectral(0.92)])
+    tab = colormaps["tab10"]
+    return ListedColormap([tab(i % 10) for i in range(n_classes)])
+
+
+def plane(X: np.ndarray, n: int = GRID) -> tuple[np.ndarray, np.ndarray]:
+    """A grid over the points' bounding box with a margin of 10% of each side (at least 0.5)."""
+    low, high = X.min(axis=0), X.max(axis=0)
+    margin = np.maximum(0.1 * (high - low), 0.5)
+    xs = np.linspace(low[0] - margin[0], high[0] + margin[0], n)
+    ys = np.linspace(low[1] - margin[1], high[1] + margin[1], n)
+    return np.meshgrid(xs, ys)
+
+
+def draw_boundary(ax: Axes, inputs: BoundaryInputs, title: str = "") -> None:
+    """Fill the plane with the predicted class and put the training points on top."""
+    n_classes = max(len(inputs.class_names), int(inputs.y.max()) + 1 if inputs.y.size else 2)
+    cmap = _cmap(n_classes)
+    xx, yy = plane(inputs.X)
+    predicted = inputs.predict(np.column_stack([xx.ravel(), yy.ravel()])).reshape(xx.shape)
+    levels = np.arange(n_classes + 1) - 0.5
+    ax.contourf(xx, yy, predicted, levels=levels, cmap=cmap, alpha=0.35, vmin=-0.5,
+                vmax=n_classes - 0.5)
+    X, y = inputs.X, inputs.y
+    if len(y) > MAX_POINTS:   # the same sample every time the picture is drawn
+        keep = np.random.default_rng(0).choice(len(y), MAX_POINTS, replace=False)
+        X, y = X[keep], y[keep]
+    ax.scatter(X[:, 0], X[:, 1], c=y, cmap=cmap, vmin=-0.5, vmax=n_classes - 0.5, s=9,
+               edgecolors="black", linewidths=0.3)
+    ax.set_xlim(xx.min(), xx.max())
+    ax.set_ylim(yy.min(), yy.max())
+    ax.set_xlabel(inputs.feature_names[0] if inputs.feature_names else "x1", labelpad=1)
+    ax.set_ylabel(inputs.feature_names[1] if len(inputs.feature_names) > 1 else "x2",
+                  labelpad=1)
+    ax.tick_params(labelsize="small")
+    if title:
+        ax.set_title(title, fontsize="medium")
+
+
+def plot_boundary(inputs: BoundaryInputs, path: str | os.PathLike[str], title: str = "") -> None:
+    """boundary.png: one run's decision boundary with its training points."""
+    from matplotlib.figure import Figure
+
+    from dlcli.reports.plots import save_atomically
+
+    fig = Figure(figsize=(5.2, 4.6), layout="constrained")
+    draw_boundary(fig.subplots(), inputs, title)
+    save_atomically(fig, path)
+
+
+def class_legend(inputs: Sequence[BoundaryInputs]) -> list[tuple[str, object]]:
+    """(class name, colour) pairs for a legend of the classes drawn."""
+    names = max((i.class_names for i in inputs), key=len, default=[])
+    cmap = _cmap(len(names))
+    return [(name, cmap(k)) for k, name in enumerate(names)]

@@ -1,0 +1,339 @@
+"""study.png (SPEC section 12): the picture of a study's lesson, one colour per grid point.
+
+``plot_study(groups, path)`` takes the study's points (a label and the run directories of its
+seeds) and reads every run's files itself. It draws, for each point, the mean curve over the
+seeds with a shaded band from the lowest to the highest seed:
+
+- panels for the training cost, the train and dev loss, and the train and dev accuracy (a panel
+  is left out when no run has its data);
+- a log y axis on every panel whose values span more than two decades, plain tick labels (no
+  offset) elsewhere;
+- markers at each seed's best epoch and early stop, and a cross where a run diverged;
+- a learning-rate panel when the learning rate differs between points (a schedule study);
+- a gradient-norm panel when the runs log them: the norm of each layer's dW against the layer,
+  at the first and the last logged epoch, which is where vanishing and exploding gradients show;
+- for 2-feature data, a row of decision boundaries, one per point (its first seed's network).
+
+matplotlib is imported lazily; the file is written atomically.
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dlcli.errors import DlcliError
+from dlcli.reports import boundary
+from dlcli.reports.plots import colors, save_atomically, series, value_axis
+from dlcli.runs.reader import RunRecord, read_run
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+TRAIN_STYLE, DEV_STYLE = ":", "-"   # dev data solid (the lesson), training data dotted
+GRAD_NORM = re.compile(r"^grad_norm_W(\d+)$")
+BOUNDARIES_PER_ROW = 6
+
+
+@dataclass
+class Point:
+    """One grid point: its label, its colour, its seeds' runs (readable ones only) and the width
+    of its lines: points drawn first get wider lines, so a curve that another point's curve
+    covers exactly (momentum and plain gradient descent at a small learning rate) still shows
+    as a rim around it."""
+
+    label: str
+    color: Any
+    runs: list[RunRecord]
+    width: float = 1.6
+
+
+@dataclass
+class Band:
+    epochs: list[float]
+    mean: list[float]
+    low: list[float]
+    high: list[float]
+
+
+def band(runs: Sequence[RunRecord], column: str) -> Band:
+    """Mean, min and max of ``column`` over ``runs`` at every epoch where some run has a finite
+    value. Runs of different lengths (early stopping, divergence) are averaged over the runs
+    still going at each epoch."""
+    by_epoch: dict[float, list[float]] = {}
+    for run in runs:
+        for epoch, value in zip(*series(run.history, column)):
+            by_epoch.setdefault(epoch, []).append(value)
+    epochs = sorted(by_epoch)
+    return Band(epochs, [math.fsum(by_epoch[e]) / len(by_epoch[e]) for e in epochs],
+                [min(by_epoch[e]) for e in epochs], [max(by_epoch[e]) for e in epochs])
+
+
+def _draw_band(ax: Axes, b: Band, color: Any, style: str, shade: bool = True,
+               width: float = 1.6) -> list[float]:
+    """Draw one band; returns every value drawn (for the axis scale)."""
+    if not b.epochs:
+        return []
+    ax.plot(b.epochs, b.mean, style, color=color, linewidth=width)
+    if shade and any(lo != hi for lo, hi in zip(b.low, b.high)):
+        ax.fill_between(b.epochs, b.low, b.high, color=color, alpha=0.18, linewidth=0)
+    return [*b.low, *b.high]
+
+
+def _has(points: Sequence[Point], column: str) -> bool:
+    return any(series(run.history, column)[0] for p in points for run in p.runs)
+
+
+def _value_at(run: RunRecord, column: str, epoch: Any) -> float | None:
+    for row in run.history:
+        if row.get("epoch") == epoch:
+            value = row.get(column)
+            return value if value is not None and math.isfinite(value) else None
+    return None
+
+
+def _last_value(run: RunRecord, column: str) -> tuple[float, float] | None:
+    x, y = series(run.history, column)
+    return (x[-1], y[-1]) if x else None
+
+
+def _markers(ax_for: Mapping[str, Axes], points: Sequence[Point]) -> set[str]:
+    """Mark each run's best epoch (o), early stop (|) and divergence (x) on the panel of its
+    monitored column; returns the kinds of marker drawn (for the legend)."""
+    drawn: set[str] = set()
+    for point in points:
+        for run in point.runs:
+            monitor = str(run.metrics.get("monitor") or "dev_loss")
+            ax = ax_for.get(monitor) or ax_for.get("cost")
+            column = monitor if monitor in ax_for else "cost"
+            if ax is None:
+                continue
+            best = run.metrics.get("best_epoch")
+            value = _value_at(run, column, best) if best is not None else None
+            if value is not None:
+                ax.plot([best], [value], "o", color=point.color, markersize=6,
+                        markeredgecolor="black", markeredgewidth=0.6, zorder=5)
+                drawn.add("best")
+            if run.status == "early_stopped":
+                last = _last_value(run, column)
+                if last is not None:
+                    ax.plot([last[0]], [last[1]], "|", color=point.color, markersize=14,
+                            markeredgewidth=2.2, zorder=5)
+                    drawn.add("stop")
+            if run.status == "diverged" and "cost" in ax_for:
+                last = _last_value(run, "cost")
+                if last is not None:
+                    ax_for["cost"].plot([last[0]], [last[1]], "x", color=point.color,
+                                        markersize=9, markeredgewidth=2.2, zorder=5)
+                    drawn.add("diverged")
+    return drawn
+
+
+def _learning_rates_differ(points: Sequence[Point]) -> bool:
+    curves = {tuple(band(p.runs, "learning_rate").mean) for p in points}
+    return len(curves) > 1 or any(len(set(curve)) > 1 for curve in curves)
+
+
+def _grad_norm_layers(points: Sequence[Point]) -> list[int]:
+    layers = {int(m.group(1)) for p in points for run in p.runs for row in run.history[:1]
+              for key in row if (m := GRAD_NORM.match(key))}
+    return sorted(layers)
+
+
+def _norms_at(run: RunRecord, layers: Sequence[int], which: int) -> list[float] | None:
+    """Every layer's gradient norm in the first (which=0) or last (-1) row that logs them all."""
+    rows = [row for row in run.history
+            if all(_finite(row.get(f"grad_norm_W{n}")) for n in layers)]
+    if not rows:
+        return None
+    return [float(rows[which][f"grad_norm_W{n}"]) for n in layers]  # type: ignore[arg-type]
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def _draw_grad_norms(ax: Axes, points: Sequence[Point], layers: list[int]) -> None:
+    values: list[float] = []
+    for point in points:
+        for which, style in ((0, "-o"), (-1, "--s")):
+            per_run = [n for run in point.runs if (n := _norms_at(run, layers, which))]
+            if not per_run:
+                continue
+            mean = [math.fsum(col) / len(col) for col in zip(*per_run)]
+            low = [min(col) for col in zip(*per_run)]
+            high = [max(col) for col in zip(*per_run)]
+            ax.plot(layers, mean, style, color=point.color, markersize=4,
+                    linewidth=point.width)
+            if len(per_run) > 1:
+                ax.fill_between(layers, low, high, color=point.color, alpha=0.15, linewidth=0)
+            values += low + high
+    ax.set(xlabel="layer", ylabel="gradient norm ||dW||",
+           title="per-layer gradient norms: first epoch (solid), last logged (dashed)")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    positive = [v for v in values if v > 0]
+    if positive and max(positive) / min(positive) > 10:
+        ax.set_yscale("log")
+    else:
+        value_axis(ax, values)
+
+
+def short_labels(labels: Sequence[str]) -> tuple[str, list[str]]:
+    """(legend title, labels): "key=value" parts common to every label's key set move the key
+    into the title, so the legend reads "optimizer.name" over "gd", "adam"."""
+    parsed = [[part.partition("=") for part in label.split(", ")] for label in labels]
+    if not labels or not all(all(sep for _, sep, _ in parts) for parts in parsed):
+        return "", list(labels)
+    keys = {tuple(k for k, _, _ in parts) for parts in parsed}
+    if len(keys) != 1:
+        return "", list(labels)
+    (key_tuple,) = keys
+    return ", ".join(key_tuple), [", ".join(v for _, _, v in parts) for parts in parsed]
+
+
+def _boundaries(points: Sequence[Point]
+                ) -> list[tuple[Point, RunRecord, boundary.BoundaryInputs]]:
+    """(point, run, inputs) for each point whose first usable seed has a 2-feature network."""
+    found = []
+    for point in points:
+        run = next((r for r in point.runs if r.status != "diverged"
+                    and boundary.two_features(r.path)), None)
+        if run is None:
+            continue
+        try:
+            inputs = boundary.from_run(run.path)
+        except (DlcliError, OSError, ValueError):
+            continue   # a run whose data cannot be loaded again here: no boundary for it
+        if inputs is not None:
+            found.append((point, run, inputs))
+    return found
+
+
+def _epoch_axis(ax: Axes) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
+
+
+def plot_study(groups: Mapping[str, Sequence[Path]], path: Path, *, title: str = "") -> Path:
+    """Draw study.png for ``groups`` (point label -> that point's run directories, in seed
+    order) into ``path`` (written atomically) and return ``path``."""
+    path = Path(path)
+    save_atomically(study_figure(groups, title=title), path)
+    return path
+
+
+def study_figure(groups: Mapping[str, Sequence[Path]], *, title: str = "") -> Figure:
+    """The figure ``plot_study`` writes (tests look at its panels)."""
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    palette = colors(len(groups))
+    points = []
+    for index, ((label, run_dirs), color) in enumerate(zip(groups.items(), palette)):
+        runs = [read_run(run_dir) for run_dir in run_dirs]
+        width = 1.4 + 2.2 * (len(groups) - 1 - index) / max(len(groups) - 1, 1)
+        points.append(Point(label, color, [r for r in runs if r.readable], width))
+
+    curve_panels: list[tuple[str, tuple[str, ...]]] = [("training cost", ("cost",))]
+    if _has(points, "train_loss") or _has(points, "dev_loss"):
+        curve_panels.append(("loss", ("train_loss", "dev_loss")))
+    if _has(points, "train_accuracy") or _has(points, "dev_accuracy"):
+        curve_panels.append(("accuracy", ("train_accuracy", "dev_accuracy")))
+    with_lr = _learning_rates_differ(points)
+    if with_lr:
+        curve_panels.append(("learning rate", ("learning_rate",)))
+    layers = _grad_norm_layers(points)
+    boundaries = _boundaries(points)
+
+    n_panels = len(curve_panels) + (1 if layers else 0)
+    columns = {1: 1, 2: 2, 4: 2}.get(n_panels, 3)
+    rows = math.ceil(n_panels / columns)
+    curve_height = 3.3 * rows
+    boundary_rows = math.ceil(len(points) / BOUNDARIES_PER_ROW) if boundaries else 0
+    boundary_height = 3.3 * boundary_rows
+    fig = Figure(figsize=(12.0, curve_height + boundary_height + 0.6), layout="constrained")
+    if boundaries:
+        top, bottom = fig.subfigures(2, 1, height_ratios=[curve_height, boundary_height])
+    else:
+        top, bottom = fig, None
+    axes = list(top.subplots(rows, columns, squeeze=False).ravel())
+    for extra in axes[n_panels:]:
+        extra.remove()
+
+    ax_for: dict[str, Axes] = {}
+    for ax, (name, columns_drawn) in zip(axes, curve_panels):
+        values: list[float] = []
+        for point in points:
+            for column in columns_drawn:
+                style = TRAIN_STYLE if column.startswith("train_") else DEV_STYLE
+                values += _draw_band(ax, band(point.runs, column), point.color, style,
+                                     shade=not column.startswith("train_"), width=point.width)
+        for column in columns_drawn:
+            ax_for[column] = ax
+        ax.set_label(name)
+        sub = {"loss": "dev solid, train dotted", "accuracy": "dev solid, train dotted"}
+        ax.set_title(name + (f" ({sub[name]})" if name in sub and _has(points, "dev_loss")
+                             else ""), fontsize="medium")
+        ax.set_ylabel(name)
+        ax.grid(alpha=0.3)
+        value_axis(ax, values, log_ok=name != "accuracy")
+        _epoch_axis(ax)
+    if layers:
+        _draw_grad_norms(axes[len(curve_panels)], points, layers)
+        axes[len(curve_panels)].set_label("gradient norms")
+    drawn = _markers(ax_for, points)
+
+    legend_title, labels = short_labels([p.label for p in points])
+    handles: list[Any] = [Patch(facecolor=p.color, edgecolor=p.color, alpha=0.8, label=text)
+                          for p, text in zip(points, labels)]
+    n_seeds = sorted({len(p.runs) for p in points})
+    seeds_text = "/".join(str(n) for n in n_seeds)
+    handles.append(Line2D([], [], color="grey", linewidth=1.6,
+                          label=f"mean of {seeds_text} seed{'s' if n_seeds != [1] else ''}; "
+                                "band: min-max"))
+    marker_handles = {
+        "best": Line2D([], [], marker="o", linestyle="", color="grey",
+                       markeredgecolor="black", label="best epoch"),
+        "stop": Line2D([], [], marker="|", linestyle="", color="grey", markersize=12,
+                       markeredgewidth=2, label="early stop"),
+        "diverged": Line2D([], [], marker="x", linestyle="", color="grey",
+                           markeredgewidth=2, label="diverged"),
+    }
+    handles += [marker_handles[k] for k in ("best", "stop", "diverged") if k in drawn]
+    top.legend(handles=handles, loc="outside right upper", fontsize="small",
+               title=legend_title or None, title_fontsize="small")
+    if title:
+        fig.suptitle(title)
+
+    if bottom is not None:
+        axs = list(bottom.subplots(boundary_rows, min(len(points), BOUNDARIES_PER_ROW),
+                                   squeeze=False).ravel())
+        for extra in axs[len(points):]:
+            extra.remove()
+        by_point = {id(p): (run, inputs) for p, run, inputs in boundaries}
+        for ax, point, text in zip(axs, points, labels):
+            if id(point) not in by_point:
+                ax.set_axis_off()
+                ax.set_title(f"{text}: no boundary", fontsize="medium")
+                continue
+            run, inputs = by_point[id(point)]
+            accuracy = run.block("final").get("dev_accuracy")
+            caption = text + (f"  (dev acc {accuracy:.3f})" if _finite(accuracy) else "")
+            boundary.draw_boundary(ax, inputs, caption)
+            ax.set_label("boundary")
+            for spine in ax.spines.values():
+                spine.set_edgecolor(point.color)
+                spine.set_linewidth(2.5)
+        bottom.suptitle("decision boundaries (first seed of each point; dots: training data)",
+                        fontsize="medium")
+    return fig
+
