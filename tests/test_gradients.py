@@ -36,12 +36,12 @@ def make(activations, output, n_classes, *, batch_norm=False, keep=None, seed=0)
     net = Network(sizes, activations, out, dtype="float64", keep_probs=keep,
                   batch_norm=(0.9, 1e-5) if batch_norm else None)
     net.initialize("xavier", rng=rng)
-    for layer in net.layers:   # non-zero b, gamma, beta: no ReLU kink at exactly 0
-        if layer.b is not None:
-            layer.b[...] = 0.3 * rng.standard_normal(layer.b.shape)
-        if layer.batch_norm:
-            layer.gamma[...] = 1 + 0.5 * rng.standard_normal(layer.gamma.shape)
-            layer.beta[...] = 0.5 * rng.standard_normal(layer.beta.shape)
+    # Non-zero b, gamma, beta: no ReLU kink at exactly 0.
+    offsets = {"b": (0.0, 0.3), "gamma": (1.0, 0.5), "beta": (0.0, 0.5)}
+    for entry in net.layout.entries:
+        if entry.kind in offsets:
+            centre, scale = offsets[entry.kind]
+            net.params[entry.name][...] = centre + scale * rng.standard_normal(entry.shape)
     X = rng.standard_normal((9, 4))
     y = rng.integers(0, n_classes, 9)
     return net, net.with_ones(X), net.output.targets(y, net.dtype)
@@ -87,27 +87,14 @@ def test_dropout_backward_with_a_fixed_mask():
     assert relative_difference(grad, numeric_gradient(net, X1, t, rng_state=state)) < 1e-7
 
 
-def _grads_by_name(net):
-    out = {}
-    for layer in net.layers:
-        i = layer.index
-        out[f"W{i}"] = layer.dW.copy()
-        if layer.batch_norm:
-            out[f"gamma{i}"], out[f"beta{i}"] = layer.dgamma.copy(), layer.dbeta.copy()
-        else:
-            out[f"b{i}"] = layer.dblock[:, -1:].copy()
-    return out
-
-
 def test_penalty_gradients_follow_the_formula_on_weights_only():
     net, X1, t = make(["relu", "tanh"], "softmax", 3, batch_norm=True)
     m, l2, l1 = X1.shape[0], 3.0, 2.0
     net.train_step(X1, t, update_running=False)
-    plain = _grads_by_name(net)
+    plain = {key: value.copy() for key, value in net.grads.items()}
     net.train_step(X1, t, l2=l2, l1=l1, update_running=False)
-    penalised = _grads_by_name(net)
-    params = net.get_params()
-    for key, value in penalised.items():
+    params = net.params
+    for key, value in net.grads.items():
         added = value - plain[key]
         if key.startswith("W"):
             W = params[key]
@@ -115,6 +102,7 @@ def test_penalty_gradients_follow_the_formula_on_weights_only():
                                        rtol=1e-10, atol=1e-12)
         else:   # b, gamma, beta are never regularised
             assert np.all(added == 0), key
+    assert {"W1", "gamma1", "beta1", "W3", "b3"} <= set(net.grads)
 
 
 def test_cost_is_cross_entropy_computed_by_hand():

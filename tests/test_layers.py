@@ -74,8 +74,29 @@ def test_dropout_is_off_at_inference():
     net = Network([5, 8, 1], ["relu"], output_for("sigmoid", 2), dtype="float64",
                   keep_probs=[0.5])
     net.initialize("he", rng=np.random.default_rng(0))
+    W1, b1, W2, b2 = (net.params[k] for k in ("W1", "b1", "W2", "b2"))
+    b1[...] = 0.1
+    b2[...] = -0.2
     X = np.random.default_rng(1).standard_normal((6, 5))
-    np.testing.assert_array_equal(net.logits(X), net.logits(X))
+    y = np.array([0, 1, 1, 0, 1, 0])
+
+    def cross_entropy(Z):
+        a = 1 / (1 + np.exp(-Z[0]))
+        return -np.mean(y * np.log(a) + (1 - y) * np.log(1 - a))
+
+    # Inference: the forward pass by hand with no mask and no 1/keep_prob scaling.
+    hidden = np.maximum(0, W1 @ X.T + b1)
+    expected = W2 @ hidden + b2
+    np.testing.assert_allclose(net.logits(X), expected, rtol=1e-12)
+    assert net.evaluate(X, y)[0] == pytest.approx(cross_entropy(expected), rel=1e-12)
+
+    # Training: the same network does drop units, so its cost is that of the masked pass.
+    cost = net.train_step(net.with_ones(X), net.output.targets(y, net.dtype),
+                          rng=np.random.default_rng(2), backward=False)
+    D = net._buffers[6][0].D
+    assert 0 < np.count_nonzero(D) < D.size and set(np.unique(D)) == {0.0, 2.0}
+    assert cost == pytest.approx(cross_entropy(W2 @ (hidden * D) + b2), rel=1e-12)
+    assert abs(cost - cross_entropy(expected)) > 1e-3
 
 
 @pytest.mark.parametrize("name,scale", [

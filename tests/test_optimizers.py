@@ -32,6 +32,32 @@ def test_gradient_descent():
         np.testing.assert_allclose(got, expected, rtol=1e-13)
 
 
+def test_gradient_descent_two_steps_worked_by_hand():
+    # SPEC 6: W -= lr * dW, with lr 0.1 and dW [0.5, -2, 0] then [0.1, -1, 3].
+    history, opt = run("gd")
+    np.testing.assert_allclose(history[0], [0.95, 2.2, -3.0], rtol=1e-15)
+    np.testing.assert_allclose(history[1], [0.94, 2.3, -3.3], rtol=1e-15)
+    assert opt.state == {} and opt.t == 3
+
+
+def test_rmsprop_two_steps_worked_by_hand():
+    # SPEC 6: s = beta2 s + (1 - beta2) dW^2; W -= lr dW / (sqrt(s) + eps), beta2 0.9.
+    history, _ = run("rmsprop", beta2=0.9, epsilon=1e-8)
+    # Step 1: s = 0.1 dW^2 = [0.025, 0.4, 0]. dW / sqrt(s) = sign(dW) / sqrt(0.1): every
+    # component with a gradient moves by about lr / sqrt(0.1) = 0.3162; a zero gradient stays
+    # put (0 / (0 + eps)).
+    first = [1.0 - 0.1 * 0.5 / (math.sqrt(0.025) + 1e-8),
+             2.0 + 0.1 * 2.0 / (math.sqrt(0.4) + 1e-8), -3.0]
+    np.testing.assert_allclose(history[0], first, rtol=1e-12)
+    np.testing.assert_allclose(history[0], [0.6838, 2.3162, -3.0], atol=1e-4)
+    # Step 2: s = 0.9 [0.025, 0.4, 0] + 0.1 [0.01, 1, 9] = [0.0235, 0.46, 0.9].
+    np.testing.assert_allclose(history[1], [
+        first[0] - 0.1 * 0.1 / (math.sqrt(0.0235) + 1e-8),
+        first[1] + 0.1 * 1.0 / (math.sqrt(0.46) + 1e-8),
+        -3.0 - 0.1 * 3.0 / (math.sqrt(0.9) + 1e-8)], rtol=1e-12)
+    np.testing.assert_allclose(history[1], [0.6185, 2.4637, -3.3162], atol=1e-4)
+
+
 def test_momentum_by_hand():
     history, opt = run("momentum", beta=0.8)
     theta, v = THETA0.copy(), np.zeros(3)
@@ -71,6 +97,16 @@ def test_adam_by_hand_with_uncorrected_state():
     first = THETA0 - history[0]
     np.testing.assert_allclose(first[:2], LR * np.sign(GRADS[0][:2]), rtol=1e-6)
     assert first[2] == 0
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_a_new_optimizer_has_no_updates_and_zero_state(name):
+    opt = make_optimizer(name, 4, "float64")
+    assert opt.t == 0
+    assert all(np.all(state == 0) for state in opt.state.values())
+    assert len(opt._coef) == len(opt.coefficients)
+    opt.step(np.zeros(4), np.ones(4), 0.1)
+    assert opt.t == 1
 
 
 @pytest.mark.parametrize("name", list(OPTIMIZERS))

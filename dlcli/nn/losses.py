@@ -9,6 +9,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from dlcli.registry import Registry
+
 
 class SigmoidCrossEntropy:
     """One sigmoid unit for binary labels 0/1."""
@@ -172,11 +174,16 @@ class SoftmaxCrossEntropy:
         return (E / E.sum(axis=0)).T
 
 
-OUTPUTS = {"sigmoid": SigmoidCrossEntropy, "softmax": SoftmaxCrossEntropy}
+OutputLayer = type[SigmoidCrossEntropy] | type[SoftmaxCrossEntropy]
+
+# ``model.output`` may also say ``auto``, which is not a layer but a choice by class count.
+OUTPUTS: Registry[OutputLayer] = Registry("model.output", {
+    "sigmoid": SigmoidCrossEntropy, "softmax": SoftmaxCrossEntropy,
+})
 
 
-def output_for(name: str, n_classes: int) -> type[SigmoidCrossEntropy] | type[SoftmaxCrossEntropy]:
+def output_for(name: str, n_classes: int) -> OutputLayer:
     """The output layer for ``model.output`` (``auto``: sigmoid for 2 classes, softmax above)."""
     if name == "auto":
         name = "sigmoid" if n_classes == 2 else "softmax"
-    return OUTPUTS[name]
+    return OUTPUTS.get(name)

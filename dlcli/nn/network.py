@@ -2,7 +2,8 @@
 
 Every parameter lives in one flat vector ``theta`` with each layer's arrays as views into it, and
 the gradients likewise in ``grad`` with the same layout, so the optimiser is a handful of
-whole-vector operations whatever the depth. Without batch norm a layer's ``W`` and ``b`` share one
+whole-vector operations whatever the depth. ``network.layout`` says where each named array
+lies; ``network.params["W1"]`` and ``network.grads["W1"]`` are the named views. Without batch norm a layer's ``W`` and ``b`` share one
 block ``[W | b]`` of shape (n[l], n[l-1] + 1) and each activation buffer carries a row of ones
 underneath, so ``Z = [W | b] [A; 1]`` and ``[dW | db] = dZ [A; 1]^T`` are single matrix products.
 
@@ -19,9 +20,8 @@ import numpy as np
 from dlcli.nn import batchnorm
 from dlcli.nn.activations import ACTIVATIONS, Activation, work_arrays
 from dlcli.nn.initializers import init_weights
-from dlcli.nn.losses import SigmoidCrossEntropy, SoftmaxCrossEntropy
-
-OutputLayer = type[SigmoidCrossEntropy] | type[SoftmaxCrossEntropy]
+from dlcli.nn.layout import Layout, check_arrays
+from dlcli.nn.losses import OutputLayer
 EVAL_CHUNK = 8192           # at most this many examples per inference pass
 EVAL_ELEMENTS = 1 << 21     # and about this many entries in the widest layer's buffers
 
@@ -41,6 +41,7 @@ class Layer:
     block: np.ndarray | None = None   # [W | b] when there is a bias
     dblock: np.ndarray | None = None
     b: np.ndarray | None = None
+    db: np.ndarray | None = None
     gamma: np.ndarray | None = None
     beta: np.ndarray | None = None
     dgamma: np.ndarray | None = None
@@ -89,44 +90,37 @@ class Network:
         keep_probs = list(keep_probs) if keep_probs is not None else [1.0] * (self.L - 1)
         assert len(activations) == len(keep_probs) == self.L - 1
 
-        total = 0
-        spans = []
-        for index in range(1, self.L + 1):
-            n_in, n_out = sizes[index - 1], sizes[index]
-            bn = self.uses_batch_norm and index < self.L   # the output layer keeps its b
-            size = n_out * n_in + 2 * n_out if bn else n_out * (n_in + 1)
-            spans.append((total, size, bn))
-            total += size
+        # Where every array lives in theta: the one place that knows it (dlcli/nn/layout.py).
+        self.layout = Layout.for_network(self.sizes, batch_norm=self.uses_batch_norm)
+        total = self.layout.size
         self.theta = np.zeros(total, dtype=self.dtype)
         self.grad = np.zeros(total, dtype=self.dtype)
-        # Which entries are weights: the one place that decides what L1/L2 penalise.
-        self.weight_mask = np.zeros(total, dtype=self.dtype)
+        self.params = self.layout.views(self.theta)   # params["W1"] is a view into theta
+        self.grads = self.layout.views(self.grad)     # grads["W1"] one into grad
+        # Which entries are weights: what L1/L2 penalise (never b, gamma or beta).
+        self.weight_mask = self.layout.weight_mask(self.dtype)
         self.layers: list[Layer] = []
-        for index, (start, size, bn) in enumerate(spans, start=1):
+        for index in range(1, self.L + 1):
             n_in, n_out = sizes[index - 1], sizes[index]
             hidden = index < self.L
-            p, g = self.theta[start:start + size], self.grad[start:start + size]
             act = ACTIVATIONS.get(activations[index - 1]) if hidden else None
             kp = float(keep_probs[index - 1]) if hidden else 1.0
-            if bn:
-                k = n_out * n_in
-                layer = Layer(index, n_in, n_out, act, kp, True,
-                              W=p[:k].reshape(n_out, n_in), dW=g[:k].reshape(n_out, n_in),
-                              gamma=p[k:k + n_out].reshape(n_out, 1),
-                              beta=p[k + n_out:].reshape(n_out, 1),
-                              dgamma=g[k:k + n_out].reshape(n_out, 1),
-                              dbeta=g[k + n_out:].reshape(n_out, 1),
+            P, G = self.params, self.grads
+            if self.uses_batch_norm and hidden:   # the output layer keeps its b
+                layer = Layer(index, n_in, n_out, act, kp, True, W=P[f"W{index}"],
+                              dW=G[f"W{index}"], gamma=P[f"gamma{index}"],
+                              beta=P[f"beta{index}"], dgamma=G[f"gamma{index}"],
+                              dbeta=G[f"beta{index}"],
                               running_mean=np.zeros((n_out, 1), dtype=self.dtype),
                               running_var=np.ones((n_out, 1), dtype=self.dtype))
                 layer.gamma.fill(1.0)
-                self.weight_mask[start:start + k] = 1.0
             else:
-                block = p.reshape(n_out, n_in + 1)
-                dblock = g.reshape(n_out, n_in + 1)
-                layer = Layer(index, n_in, n_out, act, kp, False,
-                              W=block[:, :n_in], dW=dblock[:, :n_in], block=block,
-                              dblock=dblock, b=block[:, n_in:])
-                self.weight_mask[start:start + size].reshape(n_out, n_in + 1)[:, :n_in] = 1.0
+                # [W | b] as one block: the span W and b share, read as rows.
+                span = self.layout[f"W{index}"].span
+                layer = Layer(index, n_in, n_out, act, kp, False, W=P[f"W{index}"],
+                              dW=G[f"W{index}"], block=self.theta[span].reshape(n_out, -1),
+                              dblock=self.grad[span].reshape(n_out, -1), b=P[f"b{index}"],
+                              db=G[f"b{index}"])
             self.layers.append(layer)
         self._buffers: dict[int, list[_Buffers]] = {}
         self._infer_cache: dict[int, list[SimpleNamespace]] = {}
@@ -147,30 +141,15 @@ class Network:
                 layer.running_mean.fill(0.0)
                 layer.running_var.fill(1.0)
 
-    def param_shapes(self) -> dict[str, tuple[int, ...]]:
-        """Every saved array's name and course-convention shape, in file order."""
-        shapes: dict[str, tuple[int, ...]] = {}
-        for layer in self.layers:
-            i, n = layer.index, layer.n_out
-            shapes[f"W{i}"] = (n, layer.n_in)
-            if layer.batch_norm:
-                for key in ("gamma", "beta", "running_mean", "running_var"):
-                    shapes[f"{key}{i}"] = (n, 1)
-            else:
-                shapes[f"b{i}"] = (n, 1)
-        return shapes
-
     def _arrays(self) -> dict[str, np.ndarray]:
+        """Every saved array (parameters and running averages) by name, in file order."""
         arrays: dict[str, np.ndarray] = {}
         for layer in self.layers:
-            i = layer.index
-            arrays[f"W{i}"] = layer.W
+            for entry in self.layout.layer(layer.index):
+                arrays[entry.name] = self.params[entry.name]
             if layer.batch_norm:
-                arrays[f"gamma{i}"], arrays[f"beta{i}"] = layer.gamma, layer.beta
-                arrays[f"running_mean{i}"] = layer.running_mean
-                arrays[f"running_var{i}"] = layer.running_var
-            else:
-                arrays[f"b{i}"] = layer.b
+                arrays[f"running_mean{layer.index}"] = layer.running_mean
+                arrays[f"running_var{layer.index}"] = layer.running_var
         return arrays
 
     def get_params(self) -> dict[str, np.ndarray]:
@@ -180,17 +159,7 @@ class Network:
     def set_params(self, params: dict[str, np.ndarray]) -> None:
         """Load arrays by name; raises ValueError naming a missing, extra or misshapen key."""
         arrays = self._arrays()
-        problems = [f"{key} has shape {tuple(np.shape(params[key]))}, the architecture needs "
-                    f"{target.shape}" for key, target in arrays.items()
-                    if key in params and np.shape(params[key]) != target.shape]
-        missing = [key for key in arrays if key not in params]
-        extra = [key for key in params if key not in arrays]
-        if missing:
-            problems.append("missing " + ", ".join(missing))
-        if extra:
-            problems.append("unexpected " + ", ".join(extra))
-        if problems:
-            raise ValueError("; ".join(problems))
+        check_arrays(params, {key: target.shape for key, target in arrays.items()})
         for key, target in arrays.items():
             target[...] = params[key]
 
@@ -325,9 +294,10 @@ class Network:
         return self._penalty(m, l2, l1, backward=False)
 
     def grad_norms(self) -> dict[str, float]:
-        """Frobenius norm of each layer's dW (exploding / vanishing gradients in numbers)."""
-        return {f"grad_norm_W{layer.index}": float(np.linalg.norm(layer.dW))
-                for layer in self.layers}
+        """Frobenius norm of each weight's gradient, ``grad_norm_W1`` ... (exploding /
+        vanishing gradients in numbers)."""
+        return {f"grad_norm_{entry.name}": float(np.linalg.norm(self.grads[entry.name]))
+                for entry in self.layout.entries if entry.weight}
 
     # ------------------------------------------------------------------ inference
 

@@ -1,33 +1,48 @@
 """Optimisers (SPEC section 6) on the flat parameter vector.
 
 State vectors are allocated up front with the parameters' dtype and shape (the same layout as
-``theta`` and ``grad``), and the learning rate is passed in at every step, so a schedule is a
-pure function of the epoch. Long vectors are updated in cache-sized chunks: the temporaries of
+``theta`` and ``grad``; given the network's ``Layout`` they are read and saved by array name,
+the same keys as ``params`` and ``grads``), and the learning rate is passed in at every step, so
+a schedule is a pure function of the epoch. Long vectors are updated in cache-sized chunks: the temporaries of
 one chunk stay in cache instead of streaming the whole vector through memory a dozen times.
 """
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
+from dlcli.nn.layout import Layout
 from dlcli.registry import Registry
 
 CHUNK = 1 << 15  # elements per pass; 128 KiB of float32, so a chunk's arrays fit in L2
 
 
 class Optimizer:
-    """Base class: ``step(theta, grad, lr)`` updates ``theta`` in place."""
+    """Base class: ``step(theta, grad, lr)`` updates ``theta`` in place.
+
+    Each subclass names its state vectors (``slots``) and the scalars of its step
+    (``coefficients``, computed by ``_coefficients`` from the learning rate and ``t``)."""
 
     name = "base"
     slots: tuple[str, ...] = ()
+    coefficients: tuple[str, ...] = ("lr",)
 
-    def __init__(self, size: int, dtype: np.dtype | str, **hyper: float) -> None:
+    def __init__(self, layout: Layout | int, dtype: np.dtype | str, **hyper: float) -> None:
+        """``layout``: the parameters' ``Layout`` (state then reads and saves by array name,
+        ``state_views["v"]["W1"]``), or just the length of a plain vector."""
+        self.layout = layout if isinstance(layout, Layout) else None
+        size = layout.size if isinstance(layout, Layout) else int(layout)
         self.size = size
         self.dtype = np.dtype(dtype)
         self.hyper = {k: float(v) for k, v in hyper.items()}
         self.t = 0  # number of updates so far
+        # One flat vector per slot, in theta's layout; named views of them when there are names.
         self.state = {slot: np.zeros(size, dtype=self.dtype) for slot in self.slots}
+        self.state_views = ({slot: self.layout.views(vector) for slot, vector in self.state.items()}
+                            if self.layout is not None else {})
         self._tmp = np.empty(min(size, CHUNK), dtype=self.dtype)
         self._tmp2 = np.empty(min(size, CHUNK), dtype=self.dtype)
         self._chunks = [slice(i, min(i + CHUNK, size)) for i in range(0, size, CHUNK)]
@@ -35,13 +50,13 @@ class Optimizer:
         # converts a Python float operand on every call, which costs as much as the arithmetic
         # on a small network. The values are the Python floats cast to the dtype, exactly what
         # the ufunc would have used (NEP 50), so the results are bit-for-bit the same.
-        n_coef = len(self._coefficients(0.0))
+        n_coef = len(self.coefficients)
         self._coef = np.zeros(n_coef, dtype=self.dtype)
         self._coef_views = tuple(self._coef[i:i + 1].reshape(()) for i in range(n_coef))
 
     def step(self, theta: np.ndarray, grad: np.ndarray, lr: float) -> None:
         self.t += 1
-        self._coef[:] = self._coefficients(float(lr))
+        self._coef[:] = self._coefficients(float(lr))   # as many as ``coefficients`` names
         coef = self._coef_views
         tmp, tmp2 = self._tmp, self._tmp2
         state = [self.state[slot] for slot in self.slots]
@@ -54,18 +69,38 @@ class Optimizer:
                          coef)
 
     def _coefficients(self, lr: float) -> tuple[float, ...]:
+        """The scalars named by ``coefficients`` for update number ``self.t`` (from 1)."""
         return (lr,)
 
     def _update(self, *arrays: np.ndarray) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def state_dict(self) -> dict[str, np.ndarray | int]:
-        return {"t": self.t, **{slot: arr.copy() for slot, arr in self.state.items()}}
+    def state_dict(self) -> dict[str, Any]:
+        """``t`` and copies of the state; each slot by array name when there is a layout."""
+        if self.layout is None:
+            return {"t": self.t, **{slot: arr.copy() for slot, arr in self.state.items()}}
+        return {"t": self.t, **{slot: self.layout.copies(arr) for slot, arr in self.state.items()}}
 
-    def load_state_dict(self, state: dict) -> None:
-        self.t = int(state["t"])
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Undo ``state_dict``. A slot may also be one flat vector in theta's layout (how
+        checkpoints of format 1 stored it). A ValueError names an array that does not fit."""
         for slot, arr in self.state.items():
-            arr[...] = state[slot]
+            value = state[slot]
+            if isinstance(value, Mapping):
+                if self.layout is None:
+                    raise ValueError(f"optimizer state {slot} is stored by name, but this "
+                                     "optimizer has no layout")
+                self.layout.check(value)
+            elif np.shape(value) != arr.shape:
+                raise ValueError(f"optimizer state {slot} has shape {np.shape(value)}, the "
+                                 f"parameters need {arr.shape}")
+        for slot, arr in self.state.items():
+            value = state[slot]
+            if isinstance(value, Mapping):
+                self.layout.assign(arr, value)
+            else:
+                arr[...] = value
+        self.t = int(state["t"])
 
 
 class GradientDescent(Optimizer):
@@ -83,6 +118,7 @@ class Momentum(Optimizer):
 
     name = "momentum"
     slots = ("v",)
+    coefficients = ("lr", "beta", "1 - beta")
 
     def _coefficients(self, lr):  # type: ignore[override]
         beta = self.hyper["beta"]
@@ -102,6 +138,7 @@ class RMSprop(Optimizer):
 
     name = "rmsprop"
     slots = ("s",)
+    coefficients = ("lr", "beta2", "1 - beta2", "epsilon")
 
     def _coefficients(self, lr):  # type: ignore[override]
         beta2 = self.hyper["beta2"]
@@ -130,10 +167,11 @@ class Adam(Optimizer):
 
     name = "adam"
     slots = ("v", "s")
+    coefficients = ("beta1", "1 - beta1", "beta2", "1 - beta2", "step", "epsilon_hat")
 
     def _coefficients(self, lr):  # type: ignore[override]
         b1, b2, eps = self.hyper["beta1"], self.hyper["beta2"], self.hyper["epsilon"]
-        t = max(self.t, 1)   # t = 0 only when the base class sizes the coefficient array
+        t = self.t
         c1 = 1.0 - b1 ** t
         c2 = math.sqrt(1.0 - b2 ** t)
         return b1, 1.0 - b1, b2, 1.0 - b2, lr * c2 / c1, eps * c2
@@ -159,8 +197,9 @@ OPTIMIZERS: Registry[type[Optimizer]] = Registry("optimizer.name", {
 })
 
 
-def make_optimizer(name: str, size: int, dtype: np.dtype | str, *, beta: float = 0.9,
+def make_optimizer(name: str, layout: Layout | int, dtype: np.dtype | str, *, beta: float = 0.9,
                    beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8) -> Optimizer:
-    """An optimiser by name, with its state built up front for ``size`` parameters."""
+    """An optimiser by name, with its state built up front for the parameters of ``layout``
+    (a network's ``Layout``, or the length of a plain vector)."""
     cls = OPTIMIZERS.get(name)
-    return cls(size, dtype, beta=beta, beta1=beta1, beta2=beta2, epsilon=epsilon)
+    return cls(layout, dtype, beta=beta, beta1=beta1, beta2=beta2, epsilon=epsilon)

@@ -1,7 +1,12 @@
 """Checkpoints: a trainer's whole state in one ``.npz`` (no pickle), written atomically.
 
-Arrays are stored under dotted keys (``optimizer.v``); everything else (counters, random stream
-states, early-stopping scalars) goes into one JSON document stored as bytes under ``__meta__``.
+Arrays are stored under dotted keys; everything else (counters, random stream states,
+early-stopping scalars) goes into one JSON document stored as bytes under ``__meta__``.
+
+Format 2 stores the parameters and the optimiser state by the network's array names
+(``params.W1``, ``params.running_mean1``, ``optimizer.v.W1``, ...), so a checkpoint reads like
+params.npz and does not depend on how the network lays its arrays out in memory. Format 1 stored
+them as flat vectors (``theta``, ``optimizer.v``); the trainer still loads those.
 """
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ from dlcli.errors import RunError
 from dlcli.runs.files import write_npz
 
 META = "__meta__"
-FORMAT = 1
+FORMAT = 2
 
 
 def _flatten(state: dict[str, Any], prefix: str, arrays: dict[str, np.ndarray]) -> dict:
@@ -64,4 +69,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     if META not in arrays:
         raise RunError(f"{path} is not a dlcli checkpoint")
     meta = json.loads(arrays.pop(META).tobytes().decode("utf-8"))
+    if meta.get("format", 1) > FORMAT:
+        raise RunError(f"checkpoint {path} has format {meta['format']}, newer than this dlcli "
+                       f"reads ({FORMAT}); upgrade dlcli to resume it")
     return _unflatten(meta["state"], "", arrays)

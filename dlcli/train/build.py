@@ -48,7 +48,7 @@ def load_initial_params(network: Network, path: str) -> None:
 
 def build_optimizer(config: Config, network: Network) -> Optimizer:
     opt = config.optimizer
-    return make_optimizer(opt.name, network.theta.size, network.dtype, beta=opt.beta,
+    return make_optimizer(opt.name, network.layout, network.dtype, beta=opt.beta,
                           beta1=opt.beta1, beta2=opt.beta2, epsilon=opt.epsilon)
 
 

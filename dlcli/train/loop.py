@@ -220,9 +220,8 @@ class Trainer:
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue exactly where training is now."""
         state: dict[str, Any] = {
-            "theta": self.network.theta.copy(),
-            "network_state": {k: v.copy() for k, v in self.network.state_arrays().items()},
-            "optimizer": self.optimizer.state_dict(),
+            "params": self.network.get_params(),      # by name, as params.npz holds them
+            "optimizer": self.optimizer.state_dict(),  # each slot by the same names
             "epoch": self.progress.epoch, "step": self.progress.step,
             "train_seconds": self.progress.train_seconds, "samples": self.progress.samples,
             "streams": self.streams.state_dict(),
@@ -232,10 +231,17 @@ class Trainer:
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.network.theta[...] = state["theta"]
-        arrays = self.network.state_arrays()
-        for key, value in state["network_state"].items():
-            arrays[key][...] = value
+        """Undo ``state_dict``; a KeyError or ValueError if ``state`` does not fit."""
+        if "params" in state:
+            self.network.set_params(state["params"])
+        else:   # format 1 checkpoints: theta as one flat vector, running averages beside it
+            if np.shape(state["theta"]) != self.network.theta.shape:
+                raise ValueError(f"theta has shape {np.shape(state['theta'])}, the "
+                                 f"architecture needs {self.network.theta.shape}")
+            self.network.theta[...] = state["theta"]
+            arrays = self.network.state_arrays()
+            for key, value in state["network_state"].items():
+                arrays[key][...] = value
         self.optimizer.load_state_dict(state["optimizer"])
         self.progress = Progress(int(state["epoch"]), int(state["step"]),
                                  float(state["train_seconds"]), int(state["samples"]))
