@@ -107,7 +107,7 @@ def test_weight_mask_get_params_and_grad_norms_follow_the_layout(batch_norm):
     assert set(saved) - set(net.layout) == ({f"running_{s}{i}" for s in ("mean", "var")
                                              for i in (1, 2)} if batch_norm else set())
     net.grad[...] = np.random.default_rng(2).standard_normal(net.grad.size)
-    assert net.grad_norms() == {f"grad_norm_W{i}": float(np.linalg.norm(net.grads[f"W{i}"]))
+    assert net.grad_norms() == {f"W{i}": float(np.linalg.norm(net.grads[f"W{i}"]))
                                 for i in (1, 2, 3)}
 
 

@@ -294,9 +294,9 @@ class Network:
         return self._penalty(m, l2, l1, backward=False)
 
     def grad_norms(self) -> dict[str, float]:
-        """Frobenius norm of each weight's gradient, ``grad_norm_W1`` ... (exploding /
-        vanishing gradients in numbers)."""
-        return {f"grad_norm_{entry.name}": float(np.linalg.norm(self.grads[entry.name]))
+        """Frobenius norm of each weight's gradient by array name, ``{"W1": ||dW1||, ...}``
+        (exploding / vanishing gradients in numbers)."""
+        return {entry.name: float(np.linalg.norm(self.grads[entry.name]))
                 for entry in self.layout.entries if entry.weight}
 
     # ------------------------------------------------------------------ inference

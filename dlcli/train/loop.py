@@ -19,7 +19,7 @@ from dlcli.nn.network import EvalRows, Network
 from dlcli.optim.optimizers import Optimizer
 from dlcli.optim.schedules import learning_rate
 from dlcli.run_schema import (COST, EPOCH, EVALUATED_SPLITS, FINAL_SPLITS, LEARNING_RATE, STEP,
-                              history_columns, metric_name)
+                              grad_norm_column, history_columns, metric_name)
 from dlcli.train.callbacks import Callback, EarlyStopping
 from dlcli.train.streams import Streams
 
@@ -79,8 +79,8 @@ class Trainer:
     def history_columns(self) -> list[str]:
         """The columns of the rows this trainer emits (history.csv's header)."""
         norms = self.config.training.log_grad_norms
-        return history_columns(f"W{layer.index}" for layer in self.network.layers
-                               if norms)
+        return history_columns(entry.name for entry in self.network.layout.entries
+                               if norms and entry.weight)
 
     # ------------------------------------------------------------------ evaluation
 
@@ -161,7 +161,7 @@ class Trainer:
         self.progress.samples += min(M, batches * B)
         if bad is not None:
             return bad, {}
-        return total / batches, {k: v / batches for k, v in norms.items()}
+        return total / batches, {grad_norm_column(k): v / batches for k, v in norms.items()}
 
     def _emit(self, row: dict[str, Any]) -> None:
         self.history.append(row)
