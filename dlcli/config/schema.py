@@ -50,7 +50,10 @@ class DataConfig(Section):
     train: str | None = None
     dev: str | None = None
     test: str | None = None
-    target: str | None = None
+    target: str | int | None = None
+    header: bool | Literal["auto"] = "auto"
+    image_shape: list[Annotated[int, Field(ge=1)]] | None = Field(None, min_length=2,
+                                                                  max_length=3)
     dev_fraction: UnitInterval = 0.0
     test_fraction: UnitInterval = 0.0
     normalize: Literal[NORMALIZERS] = "standardize"  # type: ignore[valid-type]
@@ -71,6 +74,8 @@ class DataConfig(Section):
         if self.dev_fraction + self.test_fraction >= 0.9:
             raise ValueError("data.dev_fraction + data.test_fraction must leave at least 10% "
                              "of the data for training")
+        if self.header != "auto" and self.train is None:
+            raise ValueError("data.header describes a CSV file; give it with data.train")
         if self.options and self.dataset is None:
             raise ValueError("data.options are options of a built-in data set; "
                              "give data.dataset too")

@@ -222,39 +222,51 @@ class Augmenter:
         if dataset.image_shape is None:
             raise ConfigError("data.augment", cfg.model_dump(),
                               "augmentation needs image data: the digits data set, an NPZ "
-                              "file with X of shape (m, h, w), or a Keras-style mnist.npz",
+                              "file with X of shape (m, h, w), a Keras-style mnist.npz, or "
+                              "flat pixel columns with data.image_shape: [h, w] (or [h, w, c])",
                               f"{dataset.source or 'this data'} has no image shape; "
-                              "remove data.augment")
-        h, w = dataset.image_shape
-        n = h * w
+                              "remove data.augment or give data.image_shape")
+        h, w = dataset.image_shape[:2]
+        # Channels-last pixel columns (h, w, c), as images are stored row by row: channel k of
+        # an example is every c-th column from column k. All channels move together.
+        self.channels = dataset.image_shape[2] if len(dataset.image_shape) == 3 else 1
+        n = h * w * self.channels
         assert dataset.n_features == n
         self._shift = np.zeros(n) if dataset.shift is None else np.asarray(dataset.shift)
         self._scale = np.ones(n) if dataset.scale is None else np.asarray(dataset.scale)
-        self._pixels: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._pixels: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
         self._warp = Warp(h, w, self.shift, self.rotate > 0)
 
-    def _pixel_maps(self, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(shift, scale, 1/scale) in the batch dtype (a float64 operand would make every
-        operation on a float32 batch float64)."""
+    def _pixel_maps(self, dtype: np.dtype) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """(shift, scale, 1/scale) of each channel in the batch dtype (a float64 operand would
+        make every operation on a float32 batch float64)."""
         maps = self._pixels.get(dtype.str)
         if maps is None:
-            shape = self.image_shape
-            maps = (self._shift.astype(dtype).reshape(shape),
-                    self._scale.astype(dtype).reshape(shape),
-                    (1.0 / self._scale).astype(dtype))
+            shape, c = self.image_shape[:2], self.channels  # type: ignore[index]
+            maps = [(self._shift[k::c].astype(dtype).reshape(shape),
+                     self._scale[k::c].astype(dtype).reshape(shape),
+                     (1.0 / self._scale[k::c]).astype(dtype)) for k in range(c)]
             self._pixels[dtype.str] = maps
         return maps
+
+    def _move(self, images: np.ndarray, flip: np.ndarray, dx: np.ndarray, dy: np.ndarray,
+              angle: np.ndarray | None) -> None:
+        """Apply the per-example maps to every channel of ``images`` (m, n_features) in place."""
+        c = self.channels
+        for k, pixels in enumerate(self._pixel_maps(images.dtype)):
+            channel = images[:, k::c] if c > 1 else images
+            self._warp.apply(channel, channel, flip, dx, dy, angle, pixels)
 
     def __call__(self, batch: np.ndarray, rng: np.random.Generator) -> None:
         """Augment ``batch`` (m, n_features) in place with draws from ``rng``."""
         if not self.active or batch.shape[0] == 0:
             return
         m = batch.shape[0]
-        h, w = self.image_shape  # type: ignore[misc]
+        n = math.prod(self.image_shape)  # type: ignore[arg-type]
         # Any layout works (the trainer passes the feature columns of a buffer that also
         # holds a column of ones): rows are read through reshape and written through slices.
-        if batch.ndim != 2 or batch.shape[1] != h * w or batch.dtype.kind != "f":
-            raise ValueError(f"expected a float (m, {h * w}) batch, got {batch.dtype} "
+        if batch.ndim != 2 or batch.shape[1] != n or batch.dtype.kind != "f":
+            raise ValueError(f"expected a float (m, {n}) batch, got {batch.dtype} "
                              f"{batch.shape}")
         moved = np.zeros(m, bool)
         flip = dx = dy = angle = None
@@ -276,13 +288,11 @@ class Augmenter:
         flip = np.zeros(m, bool) if flip is None else flip
         dx = zeros if dx is None else dx
         dy = zeros if dy is None else dy
-        pixels = self._pixel_maps(batch.dtype)
         if count == m:
-            self._warp.apply(batch, batch, flip, dx, dy, angle, pixels)
+            self._move(batch, flip, dx, dy, angle)
             return
         # Only the examples that move are touched, so the others stay bit-for-bit the same.
         rows = np.flatnonzero(moved)
         images = batch[rows]
-        self._warp.apply(images, images, flip[rows], dx[rows], dy[rows],
-                         None if angle is None else angle[rows], pixels)
+        self._move(images, flip[rows], dx[rows], dy[rows], None if angle is None else angle[rows])
         batch[rows] = images

@@ -11,13 +11,20 @@ Decisions (where SPEC 0 and 13 are silent):
 - The format is found from the file's content, not its name: a zip archive is NPZ, anything
   else is read as CSV text (UTF-8, a byte-order mark is allowed). A ``.npy`` file or a gzipped
   file is refused with a hint.
-- CSV: comma-separated, ``"`` quotes; the first non-empty line is always the header (a header is
-  required, SPEC 0). Column names are stripped of surrounding spaces; an empty or repeated
-  column name is an error (an unnamed first column is usually a pandas index saved by mistake).
+- CSV: comma-separated, ``"`` quotes. ``data.header`` says whether the first non-empty line is
+  a header row: ``true``, ``false``, or ``auto`` (the default: a first line whose every cell is a
+  number is data, anything else is a header). Column names are stripped of surrounding spaces;
+  an empty or repeated column name is an error (an unnamed first column is usually a pandas
+  index saved by mistake). A file without a header names its columns by position,
+  ``col1, col2, ...`` counting the file's columns from 1 (the label column's number included),
+  in features' names and in messages alike.
   Empty lines are skipped; a line holding only spaces counts as a ragged row. No comment lines.
-- CSV reading uses ``numpy.loadtxt`` (integers first, which is about five times faster to parse,
-  then floats); only when it fails is the file walked row by row with the ``csv`` module to find
-  the exact row and column.
+- ``data.target`` is a column name, or a column index counted from 0 as in NumPy and pandas
+  (``-1`` is the last column); a file without a header needs an index.
+- CSV reading uses pyarrow's parser when it is installed (``dlcli[fast-io]``; see
+  ``csv_arrow``), else ``numpy.loadtxt`` (integers first, which is about five times faster to
+  parse, then floats). Only when the fast read fails is the file walked row by row with the
+  ``csv`` module to find the exact row and column, so the messages are the same either way.
 - Empty cells are missing values and are refused (dlcli does not impute); so are ``nan`` and
   ``inf`` in features and labels.
 - Labels: a label column whose values are all numbers holds class numbers; they must be whole
@@ -43,6 +50,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dlcli.data import csv_arrow
 from dlcli.data.table import Table
 from dlcli.errors import DataError
 from dlcli.registry import did_you_mean
@@ -51,9 +59,11 @@ _LOADTXT = dict(delimiter=",", quotechar='"', comments=None, ndmin=2, encoding="
 _LARGEST_LABEL = 2.0 ** 53  # whole floats above this are no longer exact integers
 
 
-def read_table(path: str, target: str | None = None, *, half: str = "train") -> Table:
-    """The examples in a data file. ``target`` names the CSV label column (default: the last
-    one); ``half`` picks ``train`` or ``test`` of a Keras-style ``mnist.npz``."""
+def read_table(path: str, target: str | int | None = None, *, half: str = "train",
+               header: bool | str = "auto") -> Table:
+    """The examples in a data file. ``target`` names the CSV label column or gives its index
+    (default: the last one); ``header`` says whether a CSV starts with a header row (``auto``
+    guesses); ``half`` picks ``train`` or ``test`` of a Keras-style ``mnist.npz``."""
     file = Path(path)
     if not file.exists():
         raise DataError("the file does not exist", file=path)
@@ -75,7 +85,7 @@ def read_table(path: str, target: str | None = None, *, half: str = "train") -> 
         raise DataError("is gzip-compressed; decompress it first", file=path)
     if file.suffix.lower() == ".npz":
         raise DataError("is named .npz but is not an NPZ (zip) archive", file=path)
-    return read_csv(path, target)
+    return read_csv(path, target, header)
 
 
 def mnist_test_half(path: str) -> bool:
@@ -91,16 +101,35 @@ def mnist_test_half(path: str) -> bool:
 # --------------------------------------------------------------------------------------- CSV
 
 
-def read_csv(path: str, target: str | None = None) -> Table:
-    """A CSV file with a header row: numeric features, labels in ``target`` (default: last)."""
-    header, skip = _read_header(path)
-    n = len(header)
-    t = _target_index(path, header, target)
+def read_csv(path: str, target: str | int | None = None, header: bool | str = "auto"
+             ) -> Table:
+    """A CSV file: numeric features, labels in column ``target`` (default: the last one)."""
+    columns, skip, named = _read_header(path, header)
+    n = len(columns)
+    t = _target_index(path, columns, target, named)
     if n < 2:
         hint = (" (is it separated by ';' or tabs? dlcli reads comma-separated files)"
-                if any(sep in header[0] for sep in ";\t") else "")
-        raise DataError(f"has only one column ({header[0]!r}), which holds the labels; there "
+                if any(sep in columns[0] for sep in ";\t") else "")
+        raise DataError(f"has only one column ({columns[0]!r}), which holds the labels; there "
                         f"are no feature columns{hint}", file=path)
+    where = _csv_locator(path, skip, named)
+    names = columns[:t] + columns[t + 1:]
+    # The fast parser reads only lines it can count on: no blank line may stand before the data.
+    if csv_arrow.available() and skip == int(named):
+        fast = csv_arrow.read_numeric(path, n, t, skip)
+        if fast is not None:
+            X, texts, codes = fast
+            _check_finite(X, names, path, where)
+            labels = _text_labels(texts, codes, path, columns[t], where)
+            return Table(X=X, labels=labels, feature_names=names, source=path, kind="csv",
+                         label_column=columns[t], where=where, header=named)
+    return _read_csv_numpy(path, columns, skip, named, t, where)
+
+
+def _read_csv_numpy(path: str, header: list[str], skip: int, named: bool, t: int,
+                    where: Callable[[int], str]) -> Table:
+    """The CSV read by ``numpy.loadtxt``, or the DataError naming its first bad row or cell."""
+    n = len(header)
 
     # The label column goes through a converter that numbers each distinct text as it is met,
     # so text labels cost no second pass over the file; every other column is parsed in C.
@@ -130,7 +159,8 @@ def read_csv(path: str, target: str | None = None) -> Table:
                 break  # not even a float: reading as floats would fail at the same cell
     if table is None:
         assert error is not None
-        raise _diagnose(path, header, t, skip, error, None if hint is None else hint[1])
+        raise _diagnose(path, header, t, skip, named, error,
+                        None if hint is None else hint[1])
 
     integers = table.dtype.kind == "i"
     if integers:
@@ -144,13 +174,13 @@ def read_csv(path: str, target: str | None = None) -> Table:
         X = table[:, 1:]
     else:
         X = np.delete(table, t, axis=1)
-    where = _csv_locator(path, skip)
     names = header[:t] + header[t + 1:]
     if not integers:  # integers cannot be nan or inf
         _check_finite(X, names, path, where)
-    labels = _text_labels(list(codes), raw_codes, path, header[t], where)
+    labels = _text_labels(list(codes), raw_codes, path, header[t],
+                          where)
     return Table(X=X, labels=labels, feature_names=names, source=path, kind="csv",
-                 label_column=header[t], where=where)
+                 label_column=header[t], where=where, header=named)
 
 
 def _int_to_float_in_place(table: np.ndarray, rows: int = 512) -> np.ndarray:
@@ -166,10 +196,14 @@ def _int_to_float_in_place(table: np.ndarray, rows: int = 512) -> np.ndarray:
     return out
 
 
-def _read_header(path: str) -> tuple[list[str], int]:
-    """The header's column names and the number of lines up to and including it."""
+def _read_header(path: str, mode: bool | str = "auto") -> tuple[list[str], int, bool]:
+    """(column names, lines before the first data row, whether the file has a header row).
+
+    ``mode`` is ``data.header``: True, False or "auto" (a first row of numbers is data). A file
+    without a header gets positional names ``col1, col2, ...``."""
     header: list[str] | None = None
     skip = 0
+    named = True
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
             reader = csv.reader(handle)
@@ -177,7 +211,12 @@ def _read_header(path: str) -> tuple[list[str], int]:
                 if not row:
                     continue
                 if header is None:
-                    header, skip = [cell.strip() for cell in row], reader.line_num
+                    header = [cell.strip() for cell in row]
+                    named = mode is True or (mode == "auto" and not all(map(_is_number, header)))
+                    if not named:
+                        skip = reader.line_num - 1
+                        break  # this row is data
+                    skip = reader.line_num
                     continue
                 break  # a data row exists
             else:
@@ -188,6 +227,8 @@ def _read_header(path: str) -> tuple[list[str], int]:
         raise DataError("is not UTF-8 text", file=path) from None
     except csv.Error as exc:
         raise DataError(f"is not a readable CSV file ({exc})", file=path) from None
+    if not named:
+        return [f"col{j + 1}" for j in range(len(header))], skip, False
     for j, name in enumerate(header):
         if not name:
             hint = (" (an unnamed first column is usually a pandas index: save with "
@@ -198,12 +239,23 @@ def _read_header(path: str) -> tuple[list[str], int]:
         if first != j:
             raise DataError(f"the header names this column twice (columns {first + 1} and "
                             f"{j + 1}, counting from 1)", file=path, column=name)
-    return header, skip
+    return header, skip, True
 
 
-def _target_index(path: str, header: list[str], target: str | None) -> int:
+def _target_index(path: str, header: list[str], target: str | int | None, named: bool) -> int:
     if target is None:
         return len(header) - 1
+    if isinstance(target, int):
+        if -len(header) <= target < len(header):
+            return target % len(header)
+        raise DataError(f"data.target is column index {target}, but the file has "
+                        f"{len(header)} columns (indices 0 to {len(header) - 1}, or -1 for the "
+                        "last)", file=path)
+    if not named:
+        raise DataError(f"data.target names a column ({target!r}), but the file has no header "
+                        "row; give the label column's index instead (0 for the first column, "
+                        "-1 for the last), or data.header: true if the first row is a header",
+                        file=path)
     if target in header:
         return header.index(target)
     hint = did_you_mean(target, header)
@@ -232,22 +284,22 @@ def _loadtxt_hint(error: ValueError) -> tuple[str, int] | None:
     return (found.group(1), int(found.group(2))) if found else None
 
 
-def _diagnose(path: str, header: list[str], t: int, skip: int, error: ValueError,
-              suspect: int | None = None) -> DataError:
+def _diagnose(path: str, header: list[str], t: int, skip: int, named: bool,
+              error: ValueError, suspect: int | None = None) -> DataError:
     """The first bad cell or ragged row, found by walking the file (only after a fast read
     failed, so the slow walk never runs on good files). Row lengths are checked everywhere;
     cells only in data row ``suspect`` (0-based) when numpy named it, else in every row."""
     if suspect is not None:
-        found = _walk(path, header, t, skip, suspect)
+        found = _walk(path, header, t, skip, named, suspect)
         if found is not None:
             return found
-    found = _walk(path, header, t, skip, None)
+    found = _walk(path, header, t, skip, named, None)
     if found is not None:
         return found
     return DataError(f"could not be read as comma-separated numbers ({error})", file=path)
 
 
-def _walk(path: str, header: list[str], t: int, skip: int, only: int | None
+def _walk(path: str, header: list[str], t: int, skip: int, named: bool, only: int | None
           ) -> DataError | None:
     n = len(header)
     with open(path, newline="", encoding="utf-8-sig") as handle:
@@ -257,9 +309,10 @@ def _walk(path: str, header: list[str], t: int, skip: int, only: int | None
             if reader.line_num <= skip or not row:
                 continue
             data_row += 1
-            note = _row_note(reader.line_num)
+            note = _row_note(reader.line_num, named)
             if len(row) != n:
-                return DataError(f"has {len(row)} fields but the header has {n}{note}",
+                first = "the header has" if named else "the first row has"
+                return DataError(f"has {len(row)} fields but {first} {n}{note}",
                                  file=path, row=data_row)
             if only is not None and data_row != only + 1:
                 continue
@@ -284,12 +337,12 @@ def _walk(path: str, header: list[str], t: int, skip: int, only: int | None
     return None
 
 
-def _row_note(line: int) -> str:
-    return (f" (rows are data rows counted from 1 below the header; this is line {line} "
-            "of the file)")
+def _row_note(line: int, named: bool = True) -> str:
+    below = " below the header" if named else ""
+    return f" (rows are data rows counted from 1{below}; this is line {line} of the file)"
 
 
-def _csv_locator(path: str, skip: int) -> Callable[[int], str]:
+def _csv_locator(path: str, skip: int, named: bool = True) -> Callable[[int], str]:
     def where(index: int) -> str:
         # Blank lines are skipped, so the line number is found by walking the file.
         with open(path, newline="", encoding="utf-8-sig") as handle:
@@ -300,7 +353,7 @@ def _csv_locator(path: str, skip: int) -> Callable[[int], str]:
                     continue
                 seen += 1
                 if seen == index:
-                    return _row_note(reader.line_num)
+                    return _row_note(reader.line_num, named)
         return ""
     return where
 

@@ -73,6 +73,8 @@ def load_data(cfg: DataConfig, rng: np.random.Generator, dtype: np.dtype | str) 
 
     train = tables["train"]
     assert train is not None
+    if cfg.image_shape is not None:
+        train.image_shape = _image_shape(cfg.image_shape, train)
     values, class_names = _classes(train)
     y_all = np.searchsorted(values, train.labels).astype(np.int64)
     K = len(values)
@@ -111,6 +113,18 @@ def load_data(cfg: DataConfig, rng: np.random.Generator, dtype: np.dtype | str) 
                    info=info)
 
 
+def _image_shape(shape: list[int], train: Table) -> tuple[int, ...]:
+    """``data.image_shape`` checked against the training data's feature columns."""
+    n = train.X.shape[1]
+    if math.prod(shape) != n:
+        raise ConfigError("data.image_shape", shape, f"its product ({math.prod(shape):,}) must "
+                          f"equal the number of feature columns, and {train.source} has {n:,}")
+    if train.image_shape is not None and tuple(train.image_shape) != tuple(shape[:2]):
+        raise ConfigError("data.image_shape", shape, f"{train.source} holds images of shape "
+                          f"{list(train.image_shape)}", "leave data.image_shape out")
+    return tuple(shape)
+
+
 def _check_dtype(dtype: np.dtype | str) -> np.dtype:
     try:
         resolved = np.dtype(dtype)
@@ -124,14 +138,16 @@ def _check_dtype(dtype: np.dtype | str) -> np.dtype:
 def _read_files(cfg: DataConfig) -> dict[str, Table | None]:
     """The train, dev and test tables from files, with dev/test columns matched to train's."""
     assert cfg.train is not None
-    train = files.read_table(cfg.train, cfg.target)
-    # A dev/test CSV finds its labels under the training CSV's label column.
-    target = train.label_column if train.kind == "csv" else cfg.target
+    train = files.read_table(cfg.train, cfg.target, header=cfg.header)
+    # A dev/test CSV finds its labels under the training CSV's label column (by name, or by
+    # position in files without a header).
+    target = train.label_column if train.kind == "csv" and train.header else cfg.target
     tables: dict[str, Table | None] = {"train": train, "dev": None, "test": None}
     for name in ("dev", "test"):
         path = getattr(cfg, name)
         if path:
-            tables[name] = _align(train, files.read_table(path, target, half="test"))
+            tables[name] = _align(train, files.read_table(path, target, half="test",
+                                                          header=cfg.header))
     if cfg.target is not None and all(t is None or t.kind != "csv" for t in tables.values()):
         raise ConfigError("data.target", cfg.target, "data.target names the label column of "
                           "a CSV file; NPZ files keep their labels in y",
