@@ -5,6 +5,8 @@ codes in one place (``dlcli.cli.app``).
 """
 from __future__ import annotations
 
+import math
+import reprlib
 from typing import Any
 
 
@@ -20,9 +22,48 @@ class InputError(DlcliError):
     exit_code = 2
 
 
-def _show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 300 else text[:297] + "..."
+class _Bounded(reprlib.Repr):
+    """reprlib with a budget: it looks at a bounded part of a value (a few levels, the first
+    items of a container, the ends of a long string), so showing a value never costs more than
+    a glance, whatever its size; an alias bomb expands to billions of items."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxlevel, self.maxlist, self.maxtuple, self.maxdict = 4, 8, 8, 8
+        self.maxset = self.maxfrozenset = self.maxdeque = self.maxarray = 8
+        self.maxstring, self.maxother = 120, 120
+        self.maxlong = 40
+
+    def repr_int(self, x: int, level: int) -> str:
+        # repr() of an int over 4,300 digits raises; its size is what a reader needs anyway.
+        digits = int(abs(x).bit_length() * math.log10(2)) + 1
+        if digits > self.maxlong:
+            return f"<an integer of {digits:,} digits>"
+        return repr(x)
+
+    def repr_str(self, x: str, level: int) -> str:
+        if len(x) <= self.maxstring:
+            return repr(x)
+        half = self.maxstring // 2
+        return repr(x[:half]) + f"...<{len(x) - 2 * half:,} more characters>..." \
+            + repr(x[-half:])
+
+    def repr_instance(self, x: Any, level: int) -> str:
+        if x is None or isinstance(x, (bool, float, complex)):
+            return repr(x)
+        return super().repr_instance(x, level)   # cut to maxother
+
+
+_BOUNDED = _Bounded()
+LIMIT = 300
+
+
+def shown(value: Any) -> str:
+    """``value`` as a message shows it: like repr(), but bounded before it is rendered.
+
+    Every user-facing value in a message goes through here (never repr() an unbounded value)."""
+    text = _BOUNDED.repr(value)
+    return text if len(text) <= LIMIT else text[:LIMIT - 3] + "..."
 
 
 class ConfigError(InputError):
@@ -32,7 +73,7 @@ class ConfigError(InputError):
                  *, message: str = "") -> None:
         self.path, self.value, self.allowed, self.hint = path, value, allowed, hint
         if not message:
-            message = f"{path}: {_show(value)} is not allowed"
+            message = f"{path}: {shown(value)} is not allowed"
             if allowed:
                 message += f"; {allowed}"
             if hint:
@@ -52,7 +93,7 @@ class DataError(InputError):
         if row is not None:
             where.append(f"row {row}")
         if column is not None:
-            where.append(f"column {column!r}")
+            where.append(f"column {shown(column)}")
         prefix = f"data error in {', '.join(where)}: " if where else "data error: "
         super().__init__(prefix + message)
 

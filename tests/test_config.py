@@ -57,7 +57,7 @@ def test_overrides_are_yaml_scalars():
 @pytest.mark.parametrize("override,fragments", [
     ("optimizer.learning_rate=0", ["optimizer.learning_rate", "0", "greater than 0"]),
     ("optimizer.learning_rate=-1", ["optimizer.learning_rate", "-1"]),
-    ("model.keep_prob=1.5", ["model.keep_prob", "1.5", "less than or equal to 1"]),
+    ("model.keep_prob=1.5", ["model.keep_prob", "1.5", "at most 1"]),
     ("model.keep_prob=0", ["model.keep_prob", "greater than 0"]),
     ("model.keep_prob=[0.5, 1.2]", ["model.keep_prob[1]", "1.2"]),
     ("training.batch_size=0", ["training.batch_size", "0"]),
@@ -66,7 +66,7 @@ def test_overrides_are_yaml_scalars():
                             "did you mean 'adam'"]),
     ("model.init=hee", ["model.init", "did you mean 'he'"]),
     ("model.activation=[relu, rel]", ["model.activation[1]", "'rel'"]),
-    ("model.hidden=[5, a]", ["model.hidden[1]", "'a'", "integer"]),
+    ("model.hidden=[5, a]", ["model.hidden[1]", "'a'", "whole number"]),
     ("training.epochs=1.5", ["training.epochs", "1.5"]),
     ("schedule.name=cosine", ["schedule.name", "inverse_time"]),
     ("data.normalize=zscore", ["data.normalize", "standardize"]),

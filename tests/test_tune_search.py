@@ -158,7 +158,7 @@ def test_a_trial_whose_values_do_not_fit_together_is_failed_and_the_search_goes_
         bad = row["model.hidden"] == "[8]" and row["model.activation"] == "[relu, tanh]"
         assert row["status"] == ("failed" if bad else "completed")
         if bad:
-            assert "model.activation has 2 values for 1 hidden layers" in row["message"]
+            assert "model.activation has 2 values for 1 hidden layer;" in row["message"]
             assert row["run"] == ""
     assert any(r["status"] == "failed" for r in table)
 

@@ -134,7 +134,7 @@ def test_a_misspelt_distribution_in_a_nested_space_is_not_taken_for_a_section():
     ({"optimizer.beta1": {"uniform": [0.9, 1.0]}},
      ["optimizer.beta1", "can give 1.0", "less than 1"]),
     ({"training.epochs": {"uniform": [5, 50]}},
-     ["training.epochs", "integer", ]),
+     ["training.epochs", "whole number", ]),
     ({"training.batch_size": {"choice": [32, 0]}}, ["training.batch_size", "can give 0"]),
     ({"model.activation": {"choice": ["relu", "tanhh"]}}, ["model.activation", "tanhh"]),
     ({"seed": {"int_uniform": [1, 9]}}, ["seed", "cannot be searched"]),

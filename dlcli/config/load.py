@@ -1,4 +1,4 @@
-"""Reading configs: YAML with a safe loader, ``--set`` overrides, validation into ``Config``.
+"""Reading configs: YAML with the hardened loader of ``safe_yaml``, ``--set`` overrides, validation into ``Config``.
 
 Every problem becomes one ``ConfigError`` naming the key path, the bad value and what is allowed.
 """
@@ -9,10 +9,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
-from dlcli.config.schema import Config
+from dlcli.config import safe_yaml
+from dlcli.config.schema import NAME_PATTERN, Config
 from dlcli.errors import ConfigError
 from dlcli.registry import did_you_mean
 
@@ -30,16 +30,7 @@ def read_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ConfigError("", message=f"config file {str(path)!r} does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError("", message=f"cannot read config file {str(path)!r}: {exc}") from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.constructor.ConstructorError as exc:
-        raise ConfigError("", message=f"{path}: YAML tags that build Python objects are not "
-                          f"allowed ({exc.problem})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError("", message=f"{path}: malformed YAML{where}: {problem}") from None
+    raw = safe_yaml.load(text, str(path))
     if raw is None:
         raise ConfigError("", message=f"{path} is empty; a config is a YAML mapping with at "
                           "least data: and model: sections")
@@ -56,11 +47,10 @@ def parse_override(text: str) -> tuple[str, Any]:
     if not sep or not key:
         raise ConfigError("--set", text, "write overrides as KEY.PATH=VALUE, "
                           "e.g. --set optimizer.learning_rate=0.01")
-    try:
-        parsed = yaml.safe_load(value) if value.strip() else None
-    except yaml.YAMLError:
-        parsed = value
-    return key, parsed
+    if len(key) > 200:
+        raise ConfigError("--set", text, "a key path is a few dotted names, "
+                          "e.g. optimizer.learning_rate")
+    return key, safe_yaml.scalar(value, f"--set {key}")
 
 
 def _schema_at(parts: list[str]) -> type[BaseModel] | None:
@@ -170,9 +160,46 @@ def _format_error(errors: list[dict[str, Any]], raw: dict[str, Any]) -> ConfigEr
             allowed.append("one of " + ", ".join(names))
             hint = hint or did_you_mean(str(value), names)
         else:
-            allowed.append(_lower(each["msg"]).removeprefix("input should be "))
+            allowed.append(_plain(each, parts))
+            if each["type"] == "list_type" and len(same) == 1 \
+                    and isinstance(value, (int, float)) and not isinstance(value, bool):
+                hint = hint or f"did you mean [{value}]?"
     unique = list(dict.fromkeys(allowed))
     return ConfigError(path, value, "must be " + ", or ".join(unique), hint)
+
+
+def _plain(error: dict[str, Any], parts: list[str]) -> str:
+    """What pydantic's error asks for, in the words of the config (after "must be")."""
+    kind, ctx = error["type"], error.get("ctx", {})
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        section = _schema_at([p for p in parts if not p.startswith("[")])
+        keys = f" ({', '.join(section.model_fields)})" if section else ""
+        return f"a mapping of keys{keys}"
+    if kind == "string_pattern_mismatch" and ctx.get("pattern") == NAME_PATTERN:
+        return "letters, digits, '.', '_' and '-' only (no spaces)"
+    plain = {
+        "string_type": "text", "string_pattern_mismatch": f"text matching {ctx.get('pattern')}",
+        "int_type": "a whole number", "int_parsing": "a whole number",
+        "int_from_float": "a whole number",
+        "float_type": "a number", "float_parsing": "a number", "finite_number": "a finite number",
+        "bool_type": "true or false", "bool_parsing": "true or false",
+        "list_type": "a list",
+        "greater_than": f"greater than {ctx.get('gt')}",
+        "greater_than_equal": f"at least {ctx.get('ge')}",
+        "less_than": f"less than {ctx.get('lt')}",
+        "less_than_equal": f"at most {ctx.get('le')}",
+        "string_too_short": f"at least {_count(ctx.get('min_length'), 'character')}",
+        "string_too_long": f"at most {_count(ctx.get('max_length'), 'character')}",
+        "too_short": f"at least {_count(ctx.get('min_length'), 'item')}",
+        "too_long": f"at most {_count(ctx.get('max_length'), 'item')}",
+    }
+    if kind in plain:
+        return plain[kind]
+    return _lower(error["msg"]).removeprefix("input should be ")
+
+
+def _count(n: Any, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def validate(raw: dict[str, Any]) -> Config:

@@ -21,6 +21,7 @@ DATASETS = ("moons", "circles", "flower", "spirals", "blobs", "digits", "iris", 
             "breast_cancer")
 NORMALIZERS = ("none", "standardize", "minmax")
 DTYPES = ("float32", "float64")
+NAME_PATTERN = r"^[A-Za-z0-9._-]+$"   # a run name is part of a directory name
 
 Initializer = Literal["zeros", "random", "lecun", "tanh", "he", "xavier"]
 Activation = Literal["relu", "leaky_relu", "tanh", "sigmoid", "linear"]
@@ -116,8 +117,10 @@ class ModelConfig(Section):
         for key in ("activation", "keep_prob"):
             value = getattr(self, key)
             if isinstance(value, list) and len(value) != len(self.hidden):
-                raise ValueError(f"model.{key} has {len(value)} values for "
-                                 f"{len(self.hidden)} hidden layers; give one value, "
+                values = "value" if len(value) == 1 else "values"
+                layers = "layer" if len(self.hidden) == 1 else "layers"
+                raise ValueError(f"model.{key} has {len(value)} {values} for "
+                                 f"{len(self.hidden)} hidden {layers}; give one value, "
                                  "or one per hidden layer")
         return self
 
@@ -182,7 +185,7 @@ class TrainingConfig(Section):
 class Config(Section):
     """A whole experiment."""
 
-    name: str | None = Field(None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._-]+$")
+    name: str | None = Field(None, min_length=1, max_length=100, pattern=NAME_PATTERN)
     seed: int = Field(0, ge=0)
     data: DataConfig
     model: ModelConfig

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from dlcli.config import apply_overrides, validate
+from dlcli.config import apply_overrides, safe_yaml, validate
 from dlcli.errors import ConfigError
 from dlcli.registry import did_you_mean
 
@@ -133,7 +133,7 @@ class Distribution:
         by_text = {yaml_value(c): c for c in self.choices}
         if text in by_text:
             return by_text[text]
-        return yaml.safe_load(text)
+        return safe_yaml.scalar(text)
 
     def check_values(self) -> list[Any]:
         """Values that must each be valid in the config: both ends and an inside point.
