@@ -24,10 +24,12 @@ from dlcli.config.schema import Config
 from dlcli.errors import ConfigError, InputError, RunError
 from dlcli.data import Augmenter, load_data
 from dlcli.data.dataset import Dataset
+from dlcli.reports import boundary
+from dlcli.reports.confusion import confusion_block
 from dlcli.reports.plots import plot_cost
-from dlcli.run_schema import (CHECKPOINT_FILE, CONFIG_FILE, COST_PLOT_FILE, EPOCH,
-                              EPOCH_METRICS, HISTORY_FILE, LOG_FILE, METRICS_FILE,
-                              OVERRIDES_FILE, PARAMS_FILE, default_monitor, direction, metric_name)
+from dlcli.run_schema import (BOUNDARY_PLOT_FILE, CHECKPOINT_FILE, CONFIG_FILE,
+                              COST_PLOT_FILE, EPOCH, EPOCH_METRICS, HISTORY_FILE, LOG_FILE,
+                              METRICS_FILE, OVERRIDES_FILE, PARAMS_FILE, default_monitor, direction, metric_name)
 from dlcli.runs.files import clean_json, now_utc, write_json, write_npz, write_yaml
 from dlcli.runs.checkpoint import load_checkpoint
 from dlcli.runs.reader import read_history
@@ -136,10 +138,12 @@ def summarize(trainer: Trainer, *, run: str, started: str, test: dict[str, float
         best = _best_row(history, monitor, mode)
     final = _final_block(history, test)
     seconds = trainer.progress.train_seconds
+    restored = ({"restored_epoch": trainer.restored_epoch}
+                if trainer.restored_epoch is not None else {})
     return clean_json({
         "run": run, "name": config.name, "status": trainer.status, "message": trainer.message,
         "epochs_run": trainer.progress.epoch, "steps": trainer.progress.step,
-        "best_epoch": best["epoch"] if best else None, "monitor": monitor,
+        "best_epoch": best["epoch"] if best else None, "monitor": monitor, **restored,
         "final": final, "best": _block(best),
         "train_seconds": round(seconds, 6),
         "samples_per_second": round(trainer.progress.samples / seconds, 1) if seconds else None,
@@ -296,13 +300,31 @@ def resume(run_dir: str | Path, runs_dir: str | Path | None = None, *,
                      parent=parent, epochs=target)
 
 
+def _confusion(trainer: Trainer) -> dict[str, Any] | None:
+    """The confusion matrix on the test split, or the dev split without one (None without
+    either): counted with the parameters the run kept, in inference mode."""
+    data = trainer.data
+    name, split = (("test", data.test) if data.test is not None else ("dev", data.dev))
+    if split is None:
+        return None
+    return confusion_block(name, split.y, trainer.network.predict(split.X), data.class_names)
+
+
 def _finish(trainer: Trainer, path: Path, started: str, say: Log,
             parent: str | None) -> dict[str, Any]:
-    test = trainer.evaluate_test() if trainer.status in ("completed", "early_stopped") else {}
+    trained = trainer.status in ("completed", "early_stopped")
+    test = trainer.evaluate_test() if trained else {}
     write_npz(path / PARAMS_FILE, trainer.network.get_params())
     metrics = summarize(trainer, run=path.name, started=started, test=test, parent=parent)
+    confusion = _confusion(trainer) if trained else None
+    if confusion is not None:
+        metrics["confusion"] = confusion
     write_json(path / METRICS_FILE, metrics)
-    plot_cost(trainer.history, path / COST_PLOT_FILE, title=path.name)
+    plot_cost(trainer.history, path / COST_PLOT_FILE, title=path.name, metrics=metrics)
+    inputs = boundary.from_trained(trainer.network, trainer.data) if trained else None
+    if inputs is not None:
+        boundary.plot_boundary(inputs, path / BOUNDARY_PLOT_FILE,
+                               title=f"{path.name}: decision boundary")
     epochs, steps = trainer.progress.epoch, trainer.progress.step
     say(f"{trainer.status}" + (f": {trainer.message}" if trainer.message else "")
         + f" after {epochs} epoch{'' if epochs == 1 else 's'} ({steps} step"

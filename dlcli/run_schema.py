@@ -18,10 +18,11 @@ METRICS_FILE = "metrics.json"        # status, final and best metrics, facts abo
 PARAMS_FILE = "params.npz"           # the trained parameters (SPEC section 1 keys only)
 CHECKPOINT_FILE = "checkpoint.npz"   # everything `dlcli resume` needs
 COST_PLOT_FILE = "cost.png"          # the cost curve
+BOUNDARY_PLOT_FILE = "boundary.png"  # the decision boundary, for 2-feature data
 LOG_FILE = "train.log"               # what the run said, and a failed run's traceback
 
 RUN_FILES = (CONFIG_FILE, OVERRIDES_FILE, HISTORY_FILE, METRICS_FILE, PARAMS_FILE,
-             CHECKPOINT_FILE, COST_PLOT_FILE, LOG_FILE)
+             CHECKPOINT_FILE, COST_PLOT_FILE, BOUNDARY_PLOT_FILE, LOG_FILE)
 
 # -- metrics and their direction ---------------------------------------------------------------
 

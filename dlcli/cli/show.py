@@ -8,18 +8,21 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.syntax import Syntax
+from rich.table import Table
 
 from dlcli import console as cli_console
 from dlcli.cli.compare import fail, output_console
 from dlcli.errors import InputError
 from dlcli.reports.compare import format_param, message
+from dlcli.reports.confusion import confusion_rows
 from dlcli.reports.plots import has_column, series
 from dlcli.reports.smoothing import check_beta, ewma
 from dlcli.reports.termplot import text_plot
 from dlcli.runs.files import yaml_text
 from dlcli.runs.reader import RunRecord, find_runs, is_run_dir, nest, read_run
 
-SUMMARY_KEYS = ("epochs_run", "steps", "best_epoch", "monitor", "seed", "started", "finished",
+SUMMARY_KEYS = ("epochs_run", "steps", "best_epoch", "monitor", "restored_epoch", "seed", "started",
+                "finished",
                 "host", "parent")
 
 
@@ -58,6 +61,22 @@ def print_config(console: Console, config: Mapping[str, Any]) -> None:
         console.print(text, markup=False, highlight=False)
 
 
+def confusion_table(block: Any) -> Table | None:
+    """metrics.json's confusion matrix as a table (rows: true class, columns: predicted)."""
+    rows = confusion_rows(block) if isinstance(block, Mapping) else None
+    if rows is None:
+        return None
+    header, body = rows
+    table = Table(title=f"confusion matrix ({block.get('split', 'dev')} split)",
+                  title_justify="left")
+    table.add_column(header[0])
+    for name in header[1:]:
+        table.add_column(name, justify="right")
+    for row in body:
+        table.add_row(*row)
+    return table
+
+
 def cost_plot(record: RunRecord, smooth: float | None, width: int) -> list[str]:
     """The training cost and, when present, the dev loss as a text plot."""
     curves = {label: series(record.history, column)
@@ -93,6 +112,9 @@ def show(
     if record.block("final") or record.block("best"):
         console.print()
         console.print(cli_console.summary_table(record.metrics))
+    confusion = confusion_table(record.metrics.get("confusion"))
+    if confusion is not None:
+        console.print(confusion)
     if record.config:
         console.print("\nconfig", style="bold")
         print_config(console, record.config)

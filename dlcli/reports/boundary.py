@@ -24,6 +24,7 @@ from dlcli.data import load_data
 from dlcli.data.dataset import Dataset
 from dlcli.errors import InputError
 from dlcli.nn.network import Network
+from dlcli.run_schema import CONFIG_FILE, PARAMS_FILE
 from dlcli.train.build import build_network
 from dlcli.train.streams import Streams
 
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
 
 GRID = 200           # grid points per axis
 MAX_POINTS = 1500    # training points drawn at most (a seeded sample of a larger set)
-PARAMS_FILE = "params.npz"
 
 
 @dataclass
@@ -77,7 +77,7 @@ def from_run(run_dir: str | os.PathLike[str]) -> BoundaryInputs | None:
     run_dir = Path(run_dir)
     if not two_features(run_dir):
         return None
-    config = load_config(raw=read_yaml(run_dir / "config.yaml"))
+    config = load_config(raw=read_yaml(run_dir / CONFIG_FILE))
     streams = Streams.from_seed(config.seed)   # the data stream, as the run drew it
     data = load_data(config.data, streams.data, config.training.dtype)
     network = build_network(config, data.n_features, data.n_classes, streams.init)

@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 from dlcli.errors import DlcliError
 from dlcli.reports import boundary
 from dlcli.reports.plots import colors, save_atomically, series, value_axis
+from dlcli.run_schema import (COST, EVALUATED_SPLITS, LEARNING_RATE, MEASURES,
+                              grad_norm_column, metric_name)
 from dlcli.runs.reader import RunRecord, read_run
 
 if TYPE_CHECKING:
@@ -35,7 +37,9 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 TRAIN_STYLE, DEV_STYLE = ":", "-"   # dev data solid (the lesson), training data dotted
-GRAD_NORM = re.compile(r"^grad_norm_W(\d+)$")
+TRAIN_PREFIX = metric_name("train", "")
+DEV_LOSS = metric_name("dev", "loss")
+GRAD_NORM = re.compile("^" + re.escape(grad_norm_column("W")) + r"(\d+)$")
 BOUNDARIES_PER_ROW = 6
 
 
@@ -107,9 +111,9 @@ def _markers(ax_for: Mapping[str, Axes], points: Sequence[Point]) -> set[str]:
     drawn: set[str] = set()
     for point in points:
         for run in point.runs:
-            monitor = str(run.metrics.get("monitor") or "dev_loss")
-            ax = ax_for.get(monitor) or ax_for.get("cost")
-            column = monitor if monitor in ax_for else "cost"
+            monitor = str(run.metrics.get("monitor") or DEV_LOSS)
+            ax = ax_for.get(monitor) or ax_for.get(COST)
+            column = monitor if monitor in ax_for else COST
             if ax is None:
                 continue
             best = run.metrics.get("best_epoch")
@@ -124,17 +128,17 @@ def _markers(ax_for: Mapping[str, Axes], points: Sequence[Point]) -> set[str]:
                     ax.plot([last[0]], [last[1]], "|", color=point.color, markersize=14,
                             markeredgewidth=2.2, zorder=5)
                     drawn.add("stop")
-            if run.status == "diverged" and "cost" in ax_for:
-                last = _last_value(run, "cost")
+            if run.status == "diverged" and COST in ax_for:
+                last = _last_value(run, COST)
                 if last is not None:
-                    ax_for["cost"].plot([last[0]], [last[1]], "x", color=point.color,
+                    ax_for[COST].plot([last[0]], [last[1]], "x", color=point.color,
                                         markersize=9, markeredgewidth=2.2, zorder=5)
                     drawn.add("diverged")
     return drawn
 
 
 def _learning_rates_differ(points: Sequence[Point]) -> bool:
-    curves = {tuple(band(p.runs, "learning_rate").mean) for p in points}
+    curves = {tuple(band(p.runs, LEARNING_RATE).mean) for p in points}
     return len(curves) > 1 or any(len(set(curve)) > 1 for curve in curves)
 
 
@@ -147,10 +151,10 @@ def _grad_norm_layers(points: Sequence[Point]) -> list[int]:
 def _norms_at(run: RunRecord, layers: Sequence[int], which: int) -> list[float] | None:
     """Every layer's gradient norm in the first (which=0) or last (-1) row that logs them all."""
     rows = [row for row in run.history
-            if all(_finite(row.get(f"grad_norm_W{n}")) for n in layers)]
+            if all(_finite(row.get(grad_norm_column(f"W{n}"))) for n in layers)]
     if not rows:
         return None
-    return [float(rows[which][f"grad_norm_W{n}"]) for n in layers]  # type: ignore[arg-type]
+    return [float(rows[which][grad_norm_column(f"W{n}")]) for n in layers]  # type: ignore[arg-type]
 
 
 def _finite(value: Any) -> bool:
@@ -243,14 +247,14 @@ def study_figure(groups: Mapping[str, Sequence[Path]], *, title: str = "") -> Fi
         width = 1.4 + 2.2 * (len(groups) - 1 - index) / max(len(groups) - 1, 1)
         points.append(Point(label, color, [r for r in runs if r.readable], width))
 
-    curve_panels: list[tuple[str, tuple[str, ...]]] = [("training cost", ("cost",))]
-    if _has(points, "train_loss") or _has(points, "dev_loss"):
-        curve_panels.append(("loss", ("train_loss", "dev_loss")))
-    if _has(points, "train_accuracy") or _has(points, "dev_accuracy"):
-        curve_panels.append(("accuracy", ("train_accuracy", "dev_accuracy")))
+    curve_panels: list[tuple[str, tuple[str, ...]]] = [("training cost", (COST,))]
+    for measure in MEASURES:   # loss, accuracy: train and dev in one panel
+        split_columns = tuple(metric_name(split, measure) for split in EVALUATED_SPLITS)
+        if any(_has(points, column) for column in split_columns):
+            curve_panels.append((measure, split_columns))
     with_lr = _learning_rates_differ(points)
     if with_lr:
-        curve_panels.append(("learning rate", ("learning_rate",)))
+        curve_panels.append(("learning rate", (LEARNING_RATE,)))
     layers = _grad_norm_layers(points)
     boundaries = _boundaries(points)
 
@@ -274,14 +278,15 @@ def study_figure(groups: Mapping[str, Sequence[Path]], *, title: str = "") -> Fi
         values: list[float] = []
         for point in points:
             for column in columns_drawn:
-                style = TRAIN_STYLE if column.startswith("train_") else DEV_STYLE
-                values += _draw_band(ax, band(point.runs, column), point.color, style,
-                                     shade=not column.startswith("train_"), width=point.width)
+                train = column.startswith(TRAIN_PREFIX)
+                values += _draw_band(ax, band(point.runs, column), point.color,
+                                     TRAIN_STYLE if train else DEV_STYLE, shade=not train,
+                                     width=point.width)
         for column in columns_drawn:
             ax_for[column] = ax
         ax.set_label(name)
         sub = {"loss": "dev solid, train dotted", "accuracy": "dev solid, train dotted"}
-        ax.set_title(name + (f" ({sub[name]})" if name in sub and _has(points, "dev_loss")
+        ax.set_title(name + (f" ({sub[name]})" if name in sub and _has(points, DEV_LOSS)
                              else ""), fontsize="medium")
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)

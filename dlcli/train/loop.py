@@ -82,6 +82,25 @@ class Trainer:
         return history_columns(entry.name for entry in self.network.layout.entries
                                if norms and entry.weight)
 
+    # Random initial weights this many times larger through the network than He's (the product
+    # over layers of init_scale / sqrt(2 / n[l-1])) blow activations and gradients up on their
+    # own: the divergence is the initialisation's, whatever the learning rate.
+    EXPLODING_GROWTH = 100.0
+
+    def divergence_hint(self) -> str:
+        """What to change when the cost became non-finite: the initial scale when random
+        weights are far larger than He's, else the learning rate."""
+        model = self.config.model
+        if model.init == "random" and model.init_scale > 0:
+            growth = math.prod(model.init_scale / math.sqrt(2.0 / layer.n_in)
+                               for layer in self.network.layers)
+            if growth > self.EXPLODING_GROWTH:
+                return (f"model.init_scale {model.init_scale:g} makes the initial weights so "
+                        f"large that activations and gradients grow about {growth:,.0f}-fold "
+                        f"through the {len(self.network.layers)} layers (exploding gradients); "
+                        "use model.init=he or a smaller model.init_scale")
+        return "try a smaller optimizer.learning_rate"
+
     # ------------------------------------------------------------------ evaluation
 
     def evaluate(self) -> dict[str, float]:
@@ -159,9 +178,13 @@ class Trainer:
         self.progress.train_seconds += time.perf_counter() - started
         self.progress.step += batches
         self.progress.samples += min(M, batches * B)
+        # A diverged epoch keeps the norms of its steps before the non-finite cost: they are the
+        # record of the explosion (exploding weights diverge in the first few steps).
+        averaged = ({grad_norm_column(k): v / batches for k, v in norms.items()}
+                    if batches else {})
         if bad is not None:
-            return bad, {}
-        return total / batches, {grad_norm_column(k): v / batches for k, v in norms.items()}
+            return bad, averaged
+        return total / batches, averaged
 
     def _emit(self, row: dict[str, Any]) -> None:
         self.history.append(row)
@@ -198,7 +221,8 @@ class Trainer:
                                        LEARNING_RATE: lr, COST: cost}
                 if not math.isfinite(cost):
                     self.request_stop("diverged", f"the cost became {cost} in epoch {epoch}; "
-                                      "try a smaller optimizer.learning_rate")
+                                      + self.divergence_hint())
+                    row.update(norms)
                     self._emit(row)
                     break
                 if epoch % eval_every == 0 or epoch == target:
