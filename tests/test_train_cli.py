@@ -120,7 +120,7 @@ def test_eval_every_and_grad_norms(tmp_path, runs_dir):
 
 
 DIVERGING = dict(SMALL, optimizer={"name": "gd", "learning_rate": 1e6},
-                 model={"hidden": [20, 20], "init": "random", "init_scale": 10.0},
+                 model={"hidden": [20, 20], "init": "he"},
                  training={"epochs": 200, "batch_size": 32, "dtype": "float32"})
 
 
