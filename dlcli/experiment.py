@@ -29,7 +29,8 @@ from dlcli.reports.confusion import confusion_block
 from dlcli.reports.plots import plot_cost
 from dlcli.run_schema import (BOUNDARY_PLOT_FILE, CHECKPOINT_FILE, CONFIG_FILE,
                               COST_PLOT_FILE, EPOCH, EPOCH_METRICS, HISTORY_FILE, LOG_FILE,
-                              METRICS_FILE, OVERRIDES_FILE, PARAMS_FILE, default_monitor, direction, metric_name)
+                              METRICS_FILE, OVERRIDES_FILE, PARAMS_FILE, default_monitor,
+                              direction, metric_name)
 from dlcli.runs.files import clean_json, now_utc, write_json, write_npz, write_yaml
 from dlcli.runs.checkpoint import load_checkpoint
 from dlcli.runs.reader import read_history
