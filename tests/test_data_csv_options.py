@@ -256,3 +256,127 @@ def test_mnist_shaped_csv_trains_with_augmentation(tmp_path):
     assert result.exit_code == 0, result.output
     run = only_run(tmp_path / "runs")
     assert metrics(run)["final"]["dev_accuracy"] >= 0.9
+
+
+# ---------------------------------------------------------------------- memory-mapped files
+
+
+def _image_data(m: int = 240, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    y = np.arange(m) % 3
+    X = rng.normal(size=(m, 6, 6)).astype(np.float32) + y[:, None, None]
+    return X, y
+
+
+def test_map_array_maps_uncompressed_members_only(tmp_path):
+    from dlcli.data.mapped import map_array
+    X, y = _image_data()
+    np.savez(tmp_path / "plain.npz", X=X, y=y)
+    np.savez_compressed(tmp_path / "small.npz", X=X, y=y)
+    np.save(tmp_path / "table.npy", np.column_stack([X.reshape(len(X), -1), y]))
+    mapped = map_array(str(tmp_path / "plain.npz"), "X")
+    assert isinstance(mapped, np.memmap) and not mapped.flags.writeable
+    np.testing.assert_array_equal(mapped, X)
+    assert map_array(str(tmp_path / "small.npz"), "X") is None
+    table = map_array(str(tmp_path / "table.npy"))
+    np.testing.assert_array_equal(table[:, -1], y)
+
+
+def _train(tmp_path, data: dict, name: str) -> object:
+    from typer.testing import CliRunner
+
+    from dlcli.cli.app import app
+    config = {"name": name, "seed": 3,
+              "data": {"dev_fraction": 0.25, "test_fraction": 0.1, **data},
+              "model": {"hidden": [8], "keep_prob": 0.9},
+              "optimizer": {"name": "adam", "learning_rate": 0.01},
+              "training": {"epochs": 4, "batch_size": 32}}
+    runs = tmp_path / name
+    result = CliRunner().invoke(app, ["train", str(write_config(tmp_path, config, f"{name}.yaml")),
+                                      "--runs-dir", str(runs), "--quiet"])
+    assert result.exit_code == 0, result.output
+    return only_run(runs)
+
+
+@pytest.mark.parametrize("kind", ["npz", "npy"])
+def test_training_from_the_map_is_bit_for_bit_training_in_memory(tmp_path, kind):
+    X, y = _image_data()
+    if kind == "npz":
+        path = tmp_path / "d.npz"
+        np.savez(path, X=X, y=y)
+        data = {"train": str(path), "augment": {"shift": 1}}
+    else:
+        path = tmp_path / "d.npy"
+        np.save(path, np.column_stack([y, X.reshape(len(X), -1)]).astype(np.float32))
+        data = {"train": str(path), "target": 0}
+    mapped = _train(tmp_path, {**data, "memory_map": True}, "mapped")
+    loaded = _train(tmp_path, {**data, "memory_map": False}, "loaded")
+    assert metrics(mapped)["status"] == "completed"
+    assert (mapped / "history.csv").read_text() == (loaded / "history.csv").read_text()
+    a, b = np.load(mapped / "params.npz"), np.load(loaded / "params.npz")
+    for key in b.files:
+        np.testing.assert_array_equal(a[key], b[key])
+    final = metrics(mapped)["final"]
+    assert final.get("test_loss") == metrics(loaded)["final"].get("test_loss")
+
+
+def test_a_mapped_split_reads_rows_as_asked_and_never_whole(tmp_path):
+    from dlcli.data.mapped import MappedRows
+    X, _ = _image_data()
+    flat = X.reshape(len(X), -1)
+    path = tmp_path / "x.npy"
+    np.save(path, flat)
+    rows = np.array([5, 1, 9, 2])
+    shift, scale = flat.mean(axis=0, dtype=np.float64), flat.std(axis=0, dtype=np.float64)
+    source = MappedRows(np.load(path, mmap_mode="r"), rows, shift, scale, "float32")
+    expected = ((flat[rows].astype(np.float64) - shift) / scale).astype(np.float32)
+    out = np.empty((2, flat.shape[1]), np.float32)
+    source.take(np.array([3, 0]), 0, out)
+    np.testing.assert_array_equal(out, expected[[3, 0]])
+    np.testing.assert_array_equal(source[1:3], expected[1:3])
+    assert source.shape == (4, flat.shape[1]) and len(source) == 4
+
+
+def test_memory_map_refusals(tmp_path):
+    X, y = _image_data()
+    np.savez_compressed(tmp_path / "small.npz", X=X, y=y)
+    with pytest.raises(ConfigError, match="cannot be memory-mapped"):
+        load(train=str(tmp_path / "small.npz"), memory_map=True)
+    csv = write(tmp_path, "d.csv", "a,y\n1,0\n2,1\n")
+    with pytest.raises(ConfigError, match="cannot be memory-mapped"):
+        load(train=csv, memory_map=True)
+    np.save(tmp_path / "t.npy", np.ones((4, 3)))
+    with pytest.raises(DataError, match="an .npy file has no column names"):
+        load(train=str(tmp_path / "t.npy"), target="label")
+    bad = np.ones((4, 3))
+    bad[2, 1] = np.nan
+    np.save(tmp_path / "nan.npy", bad)
+    with pytest.raises(DataError, match=r"row 3, column 'col2'"):
+        load(train=str(tmp_path / "nan.npy"), memory_map=True)
+
+
+def test_auto_keeps_small_mapped_files_in_memory(tmp_path):
+    X, y = _image_data()
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    ds = load(train=str(tmp_path / "d.npz"))
+    assert isinstance(ds.train.X, np.ndarray) and not isinstance(ds.train.X, np.memmap)
+    assert "memory_mapped" not in ds.info
+
+
+@needs_arrow
+def test_both_readers_give_the_same_normalised_dataset(tmp_path, monkeypatch):
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(9000, 5)) * [1e-3, 1.0, 1e3, 1e6, 7.0] + [0.0, 5.0, -3e3, 1e7, 0.0]
+    path = tmp_path / "r.csv"
+    np.savetxt(path, np.column_stack([X, rng.integers(0, 2, 9000)]), delimiter=",",
+               fmt="%.17g", header="a,b,c,d,e,y", comments="")
+    datasets = []
+    for use_arrow in (False, True):
+        monkeypatch.setattr(csv_arrow, "available", lambda: use_arrow)
+        datasets.append(load_data(DataConfig(train=str(path), dev_fraction=0.2),
+                                  np.random.default_rng(0), "float32"))
+    numpy_read, arrow_read = datasets
+    np.testing.assert_array_equal(arrow_read.shift, numpy_read.shift)
+    np.testing.assert_array_equal(arrow_read.scale, numpy_read.scale)
+    np.testing.assert_array_equal(arrow_read.train.X, numpy_read.train.X)
+    np.testing.assert_array_equal(arrow_read.dev.X, numpy_read.dev.X)

@@ -216,7 +216,7 @@ def test_npz_refusals(tmp_path):
     assert error.row == 2 and "not a whole number" in str(error)
     assert "Python objects" in str(npz_refusal(tmp_path, X=np.array([[1, "a"]], dtype=object),
                                                y=np.array([0])))
-    assert "single NumPy array" in str(pytest.raises(DataError, load, train=str(_npy(tmp_path)))
+    assert "an .npy data file is one (m, columns) table" in str(pytest.raises(DataError, load, train=str(_npy(tmp_path)))
                                        .value)
 
 

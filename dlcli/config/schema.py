@@ -55,6 +55,7 @@ class DataConfig(Section):
     header: bool | Literal["auto"] = "auto"
     image_shape: list[Annotated[int, Field(ge=1)]] | None = Field(None, min_length=2,
                                                                   max_length=3)
+    memory_map: bool | Literal["auto"] = "auto"
     dev_fraction: UnitInterval = 0.0
     test_fraction: UnitInterval = 0.0
     normalize: Literal[NORMALIZERS] = "standardize"  # type: ignore[valid-type]
@@ -77,6 +78,9 @@ class DataConfig(Section):
                              "of the data for training")
         if self.header != "auto" and self.train is None:
             raise ValueError("data.header describes a CSV file; give it with data.train")
+        if self.memory_map is True and self.train is None:
+            raise ValueError("data.memory_map: true maps a data file; give it with data.train "
+                             "(an uncompressed .npz or .npy)")
         if self.options and self.dataset is None:
             raise ValueError("data.options are options of a built-in data set; "
                              "give data.dataset too")

@@ -46,24 +46,29 @@ import csv
 import re
 import zipfile
 from collections.abc import Callable
+from typing import Any
 from pathlib import Path
 
 import numpy as np
 
 from dlcli.data import csv_arrow
+from dlcli.data.mapped import map_array
 from dlcli.data.table import Table
 from dlcli.errors import DataError
 from dlcli.registry import did_you_mean
 
+_FINITE_BLOCK_ROWS = 65536  # rows checked at a time in NPZ/NPY features (which may be a map)
 _LOADTXT = dict(delimiter=",", quotechar='"', comments=None, ndmin=2, encoding="utf-8-sig")
 _LARGEST_LABEL = 2.0 ** 53  # whole floats above this are no longer exact integers
 
 
 def read_table(path: str, target: str | int | None = None, *, half: str = "train",
-               header: bool | str = "auto") -> Table:
+               header: bool | str = "auto", memory_map: bool = False) -> Table:
     """The examples in a data file. ``target`` names the CSV label column or gives its index
     (default: the last one); ``header`` says whether a CSV starts with a header row (``auto``
-    guesses); ``half`` picks ``train`` or ``test`` of a Keras-style ``mnist.npz``."""
+    guesses); ``half`` picks ``train`` or ``test`` of a Keras-style ``mnist.npz``;
+    ``memory_map`` maps the features of an uncompressed NPY or NPZ file instead of reading
+    them (``Table.mapped`` says whether it could)."""
     file = Path(path)
     if not file.exists():
         raise DataError("the file does not exist", file=path)
@@ -77,10 +82,9 @@ def read_table(path: str, target: str | int | None = None, *, half: str = "train
     if not magic:
         raise DataError("the file is empty", file=path)
     if magic.startswith(b"PK"):
-        return read_npz(path, half=half)
+        return read_npz(path, half=half, memory_map=memory_map)
     if magic.startswith(b"\x93NUMPY"):
-        raise DataError("holds a single NumPy array (.npy); save features and labels together "
-                        "with numpy.savez(path, X=X, y=y)", file=path)
+        return read_npy(path, target, memory_map=memory_map)
     if magic.startswith(b"\x1f\x8b"):
         raise DataError("is gzip-compressed; decompress it first", file=path)
     if file.suffix.lower() == ".npz":
@@ -410,8 +414,10 @@ def check_numeric_labels(values: np.ndarray, path: str, column: str,
 
 
 def _check_finite(X: np.ndarray, names: list[str], path: str,
-                  where: Callable[[int], str], show: Callable[[int, int], str] | None = None
-                  ) -> None:
+                  where: Callable[[int], str], show: Callable[[int, int], str] | None = None,
+                  first_row: int = 0) -> None:
+    """A DataError at the first value of ``X`` that is NaN or infinite. ``X`` holds the rows
+    from ``first_row`` on; ``where`` and ``show`` take indices into ``X``."""
     bad = ~np.isfinite(X)
     if not bad.any():
         return
@@ -419,8 +425,8 @@ def _check_finite(X: np.ndarray, names: list[str], path: str,
     row, j = divmod(flat, X.shape[1])
     label = show(row, j) if show else "the value"
     raise DataError(f"{label} is {X[row, j]} (missing or infinite values are not allowed: "
-                    f"fill them in or drop the rows){where(row)}", file=path, row=row + 1,
-                    column=names[j])
+                    f"fill them in or drop the rows){where(row)}", file=path,
+                    row=first_row + row + 1, column=names[j])
 
 
 # --------------------------------------------------------------------------------------- NPZ
@@ -430,7 +436,7 @@ def _is_mnist_layout(keys: list[str]) -> bool:
     return "X" not in keys and "x_train" in keys and "y_train" in keys
 
 
-def read_npz(path: str, *, half: str = "train") -> Table:
+def read_npz(path: str, *, half: str = "train", memory_map: bool = False) -> Table:
     """An NPZ file with ``X`` and ``y``, or one half of a Keras-style ``mnist.npz``."""
     try:
         with np.load(path, allow_pickle=False) as npz:
@@ -438,10 +444,51 @@ def read_npz(path: str, *, half: str = "train") -> Table:
             if _is_mnist_layout(keys):
                 return _read_mnist(npz, keys, path, half)
             X = _array(npz, keys, "X", path)
+            if memory_map:
+                X = _mapped(path, "X", X)
             y = _array(npz, keys, "y", path)
             return _npz_table(X, y, path, "X", "y", kind="npz")
-    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+    except (OSError, zipfile.BadZipFile, EOFError, ValueError) as exc:
         raise DataError(f"is not a readable NPZ file ({exc})", file=path) from None
+
+
+def _mapped(path: str, member: str | None, array: Any) -> Any:
+    """``array`` (a lazy NPZ member, or None for an NPY file) as a read-only memory map when
+    the file stores it uncompressed in C order; else the array read into memory."""
+    mapped = map_array(path, member)
+    if mapped is not None and mapped.flags.c_contiguous:
+        return mapped
+    return np.load(path, allow_pickle=False) if array is None else array
+
+
+def read_npy(path: str, target: str | int | None = None, *, memory_map: bool = False
+             ) -> Table:
+    """An NPY file holding one (m, columns) table of numbers: the labels in column ``target``
+    (an index; default: the last column), the features in the others."""
+    if target is not None and not isinstance(target, int):
+        raise DataError(f"data.target names a column ({target!r}), but an .npy file has no "
+                        "column names; give the label column's index (0 for the first, -1 for "
+                        "the last)", file=path)
+    try:
+        table = (_mapped(path, None, None) if memory_map
+                 else np.load(path, allow_pickle=False))
+    except (OSError, ValueError, EOFError) as exc:
+        raise DataError(f"is not a readable NPY file ({exc})", file=path) from None
+    if table.ndim != 2 or table.shape[1] < 2:
+        raise DataError(f"holds an array of shape {table.shape}; an .npy data file is one "
+                        "(m, columns) table of numbers with the labels in one column (or save "
+                        "features and labels together with numpy.savez(path, X=X, y=y))",
+                        file=path)
+    columns = [f"col{j + 1}" for j in range(table.shape[1])]
+    t = _target_index(path, columns, target, False)
+    if t == table.shape[1] - 1:
+        X = table[:, :t]
+    elif t == 0:
+        X = table[:, 1:]
+    else:
+        X = np.delete(table, t, axis=1)   # a copy: the label column sits in the middle
+    return _npz_table(X, np.asarray(table[:, t]), path, "features", columns[t], kind="npy",
+                      columns=columns[:t] + columns[t + 1:])
 
 
 def _array(npz: np.lib.npyio.NpzFile, keys: list[str], key: str, path: str) -> np.ndarray:
@@ -475,8 +522,10 @@ def _read_mnist(npz: np.lib.npyio.NpzFile, keys: list[str], path: str, half: str
     return table
 
 
-def _npz_table(X: np.ndarray, y: np.ndarray, path: str, x_key: str, y_key: str, kind: str
-               ) -> Table:
+def _npz_table(X: np.ndarray, y: np.ndarray, path: str, x_key: str, y_key: str, kind: str,
+               columns: list[str] | None = None) -> Table:
+    """Checked features and labels of an array file. ``columns`` names the feature columns of
+    an NPY table (whose messages then speak of the table's rows and columns)."""
     if X.dtype.kind not in "biuf":
         raise DataError(f"{x_key} has dtype {X.dtype}; features must be numbers", file=path)
     shape = X.shape
@@ -492,19 +541,30 @@ def _npz_table(X: np.ndarray, y: np.ndarray, path: str, x_key: str, y_key: str, 
     if image_shape is not None:
         names = [f"pixel_{r}_{c}" for r in range(image_shape[0]) for c in range(image_shape[1])]
     else:
-        names = [f"x{j}" for j in range(X.shape[1])]
-    flat = np.array(X.reshape(m, -1), dtype=np.float64, order="C")  # always a copy we own
+        names = columns or [f"x{j}" for j in range(X.shape[1])]
+    mapped = isinstance(X, np.memmap) or isinstance(X.base, np.memmap)
+    if mapped:
+        flat = X.reshape(m, -1)   # a view of the map: rows are read as they are used
+    else:
+        flat = np.array(X.reshape(m, -1), dtype=np.float64, order="C")  # a copy we own
 
     def where(index: int) -> str:
+        if columns is not None:
+            return f" (rows count the table's rows from 1: this is index {index})"
         return (f" (rows count examples from 1: this is index {index} of {x_key} and "
                 f"{y_key})")
 
     def show(row: int, j: int) -> str:
+        if columns is not None:
+            return "the value"
         index = (row, *divmod(j, image_shape[1])) if image_shape else (row, j)
         return f"{x_key}[{', '.join(map(str, index))}]"
 
     if X.dtype.kind == "f":
-        _check_finite(flat, names, path, where, show)
+        for start in range(0, m, _FINITE_BLOCK_ROWS):   # a block at a time: flat may be a map
+            block = flat[start:start + _FINITE_BLOCK_ROWS]
+            _check_finite(block, names, path, lambda i: where(start + i),
+                          lambda i, j: show(start + i, j), first_row=start)
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
     if y.ndim != 1:
@@ -530,4 +590,4 @@ def _npz_table(X: np.ndarray, y: np.ndarray, path: str, x_key: str, y_key: str, 
         raise DataError(f"{y_key} has dtype {y.dtype}; labels are integers or strings",
                         file=path)
     return Table(X=flat, labels=labels, feature_names=names, source=path, kind=kind,
-                 image_shape=image_shape, label_column=y_key, where=where)
+                 image_shape=image_shape, label_column=y_key, where=where, mapped=mapped)

@@ -36,6 +36,7 @@ Decisions (where SPEC 0 and 13 are silent):
 from __future__ import annotations
 
 import math
+import os
 from typing import Any
 
 import numpy as np
@@ -44,6 +45,7 @@ from dlcli.config.schema import DataConfig
 from dlcli.data import files
 from dlcli.data.builtin import load_builtin
 from dlcli.data.dataset import Dataset, Split
+from dlcli.data.mapped import MappedRows
 from dlcli.data.table import Table
 from dlcli.errors import ConfigError, DataError
 
@@ -88,9 +90,16 @@ def load_data(cfg: DataConfig, rng: np.random.Generator, dtype: np.dtype | str) 
             rows, carved[name] = _carve(rows, y_all, K, math.ceil(fraction * train.m), rng,
                                         f"data.{name}_fraction", fraction)
 
-    X_train = train.X if len(rows) == train.m else train.X[rows]
-    y_train = y_all if len(rows) == train.m else y_all[rows]
-    shift, scale = fit_normalization(X_train, cfg.normalize)
+    kept = None if len(rows) == train.m else rows
+    y_train = y_all if kept is None else y_all[rows]
+    lazy = train.mapped and _train_from_map(cfg.memory_map, len(rows), train.X.shape[1], dtype)
+    if train.mapped and not lazy:
+        train.X = np.array(train.X, dtype=np.float64, order="C")  # as an unmapped file reads
+    if lazy:
+        shift, scale = fit_normalization(train.X, cfg.normalize, kept)
+    else:
+        X_train = train.X if kept is None else train.X[rows]
+        shift, scale = fit_normalization(X_train, cfg.normalize)
 
     splits: dict[str, Split | None] = {"dev": None, "test": None}
     for name in ("dev", "test"):
@@ -100,7 +109,11 @@ def load_data(cfg: DataConfig, rng: np.random.Generator, dtype: np.dtype | str) 
         elif (table := tables[name]) is not None:
             y = _encode_other(table, values, class_names)
             splits[name] = _split(table.X, y, shift, scale, dtype, table.source)
-    train_split = _split(X_train, y_train, shift, scale, dtype, source)
+    if lazy:
+        train_split = _mapped_split(train.X, kept, y_train, shift, scale, dtype, source)
+        info["memory_mapped"] = True
+    else:
+        train_split = _split(X_train, y_train, shift, scale, dtype, source)
 
     info["n_examples"] = {"train": train_split.m,
                           **{name: s.m for name, s in splits.items() if s is not None}}
@@ -135,10 +148,35 @@ def _check_dtype(dtype: np.dtype | str) -> np.dtype:
     return resolved
 
 
+# With data.memory_map: auto, a mapped training split stays on the disk when its normalised
+# copy would take more than this share of the machine's memory; smaller ones are read in.
+MAP_ABOVE_MEMORY_SHARE = 0.25
+
+
+def _physical_memory() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 8 << 30
+
+
+def _train_from_map(setting: bool | str, m: int, n: int, dtype: np.dtype) -> bool:
+    """Whether a memory-mapped training split is trained from the map (``data.memory_map``)."""
+    if setting is True:
+        return True
+    return m * n * dtype.itemsize > MAP_ABOVE_MEMORY_SHARE * _physical_memory()
+
+
 def _read_files(cfg: DataConfig) -> dict[str, Table | None]:
     """The train, dev and test tables from files, with dev/test columns matched to train's."""
     assert cfg.train is not None
-    train = files.read_table(cfg.train, cfg.target, header=cfg.header)
+    train = files.read_table(cfg.train, cfg.target, header=cfg.header,
+                             memory_map=cfg.memory_map is not False)
+    if cfg.memory_map is True and not train.mapped:
+        raise ConfigError("data.memory_map", True, f"{cfg.train} cannot be memory-mapped: only "
+                          "the features of an uncompressed .npz (numpy.savez, not "
+                          "savez_compressed) or .npy file, stored in C order, can be",
+                          "use data.memory_map: auto to read it into memory")
     # A dev/test CSV finds its labels under the training CSV's label column (by name, or by
     # position in files without a header).
     target = train.label_column if train.kind == "csv" and train.header else cfg.target
@@ -148,9 +186,10 @@ def _read_files(cfg: DataConfig) -> dict[str, Table | None]:
         if path:
             tables[name] = _align(train, files.read_table(path, target, half="test",
                                                           header=cfg.header))
-    if cfg.target is not None and all(t is None or t.kind != "csv" for t in tables.values()):
+    if cfg.target is not None and all(t is None or t.kind not in ("csv", "npy")
+                                      for t in tables.values()):
         raise ConfigError("data.target", cfg.target, "data.target names the label column of "
-                          "a CSV file; NPZ files keep their labels in y",
+                          "a CSV or NPY table; NPZ files keep their labels in y",
                           "leave data.target out")
     if (train.kind == "mnist" and not cfg.test and not cfg.test_fraction
             and files.mnist_test_half(cfg.train)):
@@ -251,34 +290,74 @@ def _carve(rows: np.ndarray, y: np.ndarray, K: int, n_take: int, rng: np.random.
     return kept, taken
 
 
-def fit_normalization(X: np.ndarray, method: str) -> tuple[np.ndarray, np.ndarray]:
-    """``(shift, scale)`` float64 per feature such that ``x_norm = (x - shift) / scale``."""
+def fit_normalization(X: Any, method: str, rows: np.ndarray | None = None
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """``(shift, scale)`` float64 per feature such that ``x_norm = (x - shift) / scale``, fitted
+    on the rows ``X[rows]`` (all rows when None).
+
+    The statistics are computed a block of rows at a time, so ``X`` may be a memory map larger
+    than the machine's memory, and they do not depend on how ``X`` is laid out: the mean is the
+    sum row after row (``numpy.mean(axis=0)``'s own order on a C-ordered array, continued from
+    block to block), the std the blockwise two-pass sum of squares."""
     n = X.shape[1]
     if method == "none":
         return np.zeros(n), np.ones(n)
-    low, high = X.min(axis=0), X.max(axis=0)
+    if method not in ("standardize", "minmax"):
+        raise ConfigError("data.normalize", method, "must be one of none, standardize, minmax")
+    low = high = None
+    total = np.zeros((1, n))
+    m = 0
+    for block in _blocks(X, rows):
+        m += block.shape[0]
+        low = block.min(axis=0) if low is None else np.minimum(low, block.min(axis=0))
+        high = block.max(axis=0) if high is None else np.maximum(high, block.max(axis=0))
+        if method == "standardize":
+            total = np.add.reduce(np.concatenate([total, block], dtype=np.float64), axis=0,
+                                  keepdims=True)
     constant = low == high  # exact: a computed std of a constant column may be 1e-17, not 0
     if method == "standardize":
-        shift = X.mean(axis=0, dtype=np.float64)
-        scale = _column_std(X, shift)
-    elif method == "minmax":
-        shift, scale = low.astype(np.float64), (high - low).astype(np.float64)
+        shift = total[0] / m
+        scale = _column_std(X, rows, shift, m)
     else:
-        raise ConfigError("data.normalize", method, "must be one of none, standardize, minmax")
+        shift, scale = low.astype(np.float64), (high - low).astype(np.float64)
     scale[constant] = 1.0
     return np.ascontiguousarray(shift, dtype=np.float64), np.ascontiguousarray(scale,
                                                                                dtype=np.float64)
 
 
-def _column_std(X: np.ndarray, mean: np.ndarray, rows: int = 4096) -> np.ndarray:
+_BLOCK_ROWS = 4096
+
+
+def _blocks(X: Any, rows: np.ndarray | None):
+    """``X[rows]`` (or all of ``X``) a block of rows at a time, as arrays."""
+    m = X.shape[0] if rows is None else len(rows)
+    for start in range(0, m, _BLOCK_ROWS):
+        picked = slice(start, start + _BLOCK_ROWS)
+        yield np.asarray(X[picked] if rows is None else X[rows[picked]])
+
+
+def _column_std(X: Any, rows: np.ndarray | None, mean: np.ndarray, m: int) -> np.ndarray:
     """Population std (ddof=0) of every column, two-pass, a block of rows at a time: the same
     numbers as ``X.std(axis=0)`` without its full-size temporaries (for 60,000 x 784 features
     those cost more than the arithmetic)."""
     total = np.zeros(X.shape[1])
-    for start in range(0, X.shape[0], rows):
-        block = X[start:start + rows] - mean
-        total += np.einsum("ij,ij->j", block, block)
-    return np.sqrt(total / X.shape[0])
+    for block in _blocks(X, rows):
+        centred = np.subtract(block, mean, order="C", dtype=np.float64)
+        total += np.einsum("ij,ij->j", centred, centred)
+    return np.sqrt(total / m)
+
+
+def _mapped_split(X: np.ndarray, rows: np.ndarray | None, y: np.ndarray, shift: np.ndarray,
+                  scale: np.ndarray, dtype: np.dtype, source: str) -> Split:
+    """A training split whose rows stay in the memory map ``X``, normalised as they are read;
+    checked, a block at a time, to fit ``dtype`` as ``_split`` checks an in-memory split."""
+    mapped = MappedRows(X, rows, shift, scale, dtype)
+    for start in range(0, len(mapped), _BLOCK_ROWS):
+        if not np.isfinite(mapped[start:start + _BLOCK_ROWS]).all():
+            raise DataError(f"some values do not fit in {dtype.name} after normalisation; use "
+                            "training.dtype: float64 or data.normalize: standardize",
+                            file=source)
+    return Split(X=mapped, y=np.ascontiguousarray(y, dtype=np.int64))  # type: ignore[arg-type]
 
 
 def _split(X: np.ndarray, y: np.ndarray, shift: np.ndarray, scale: np.ndarray,

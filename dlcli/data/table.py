@@ -30,6 +30,7 @@ class Table:
     label_column: str | None = None           # the CSV target column, "y" for NPZ files
     class_names: list[str] | None = None      # names of labels 0..K-1 when the source knows them
     header: bool = True                       # a CSV file's first row names its columns
+    mapped: bool = False                      # X is a read-only memory map of the file
     # Turns a 0-based example index into text saying where it is in the source (line number of a
     # CSV file, index in an NPZ file). Only called when reporting an error.
     where: Callable[[int], str] | None = None

@@ -12,8 +12,10 @@ Training-step buffers are allocated once per batch size and reused. Shapes follo
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 
@@ -52,11 +54,21 @@ class Layer:
 
 @dataclass(frozen=True)
 class EvalRows:
-    """A split cut into inference chunks: (rows (m, n_x), the labels as the output layer's
-    ``evaluate`` takes them) per chunk."""
+    """A split cut into inference chunks of ``step`` rows, with each chunk's labels in the form
+    the output layer's ``evaluate`` takes them. ``X`` (m, n_x) is an array, or a row source
+    that reads rows when sliced (a memory-mapped split): chunks are cut as they are evaluated,
+    so such a split is never in memory at once."""
 
     m: int
-    chunks: tuple[tuple[np.ndarray, np.ndarray], ...]
+    X: Any
+    step: int
+    targets: tuple[np.ndarray, ...]
+
+    @property
+    def chunks(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(rows, labels) of each chunk in turn."""
+        for i, targets in enumerate(self.targets):
+            yield self.X[i * self.step:(i + 1) * self.step], targets
 
 
 @dataclass
@@ -357,8 +369,12 @@ class Network:
             parts.append(self._infer(chunk, self._inference_buffers(chunk.shape[0])).copy())
         return np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
 
-    def _rows(self, X: np.ndarray) -> np.ndarray:
-        """``X`` as (m, n_x) rows of the network's dtype; a copy only when it must be."""
+    def _rows(self, X: Any) -> Any:
+        """``X`` as (m, n_x) rows of the network's dtype; a copy only when it must be. A row
+        source that is not an array (it reads and normalises rows when sliced) is kept as it
+        is, so that a split larger than memory is read a chunk at a time."""
+        if not isinstance(X, np.ndarray) and hasattr(X, "take"):
+            return X
         return np.asarray(X, dtype=self.dtype)
 
     def eval_rows(self, X: np.ndarray, y: np.ndarray) -> EvalRows:
@@ -369,8 +385,8 @@ class Network:
         m = X.shape[0]
         step = self._eval_chunk(m)
         targets = self.output.eval_targets(y, self.dtype)
-        return EvalRows(m, tuple((X[start:start + step], targets[start:start + step])
-                                 for start in range(0, m, step)))
+        return EvalRows(m, X, step, tuple(targets[start:start + step]
+                                          for start in range(0, m, step)))
 
     def evaluate_rows(self, rows: EvalRows) -> tuple[float, float]:
         """(J0, accuracy) on a split prepared by ``eval_rows``, in inference mode."""

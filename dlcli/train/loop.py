@@ -57,7 +57,9 @@ class Trainer:
         train = data.train
         # The training rows, gathered batch by batch into a buffer that ends in a column of
         # ones (the layout train_step takes); evaluation reads them where they lie.
-        self._X = np.ascontiguousarray(train.X, dtype=network.dtype)
+        # A memory-mapped split is a row source (``take`` and slices read rows from the disk).
+        self._X = (train.X if not isinstance(train.X, np.ndarray) else
+                   np.ascontiguousarray(train.X, dtype=network.dtype))
         self._eval_splits: list[tuple[str, str, EvalRows]] | None = None
         self._targets = network.output.targets(train.y, network.dtype)
         self._batch_cache: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
