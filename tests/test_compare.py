@@ -429,6 +429,72 @@ def test_plot_is_a_png_for_runs_of_different_lengths_and_without_dev(tmp_path: P
     assert list(plot.parent.iterdir()) == [plot]  # no temporary file left behind
 
 
+@pytest.mark.slow
+def test_plot_of_a_twelve_trial_search_has_short_labels_twelve_colours_and_no_warning(
+        tmp_path: Path) -> None:
+    import random
+    import warnings
+
+    from dlcli.reports.plots import plot_runs
+
+    draw = random.Random(0)
+    for i in range(12):
+        write_run(tmp_path, f"trial{i}", costs=[0.7 - 0.02 * i * k / 12 for k in range(20)],
+                  stamp=f"20261124-1615{i:02d}",
+                  set_={"optimizer.learning_rate": 10 ** draw.uniform(-4, -1), "seed": i + 1,
+                        "model.keep_prob": draw.uniform(0.5, 1.0)})
+    comparison = report.compare_runs(read_runs([tmp_path]))
+    labels = report.run_labels(comparison)
+    assert "seed" in comparison.params and not any("seed" in label for label in labels)
+    for label in labels:   # 4 significant digits at most: no 0.0012345678901234
+        for part in label.split(", "):
+            digits = part.partition("=")[2].lstrip("0.").replace(".", "")
+            assert len(digits) <= 4, label
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")   # "constrained_layout not applied" and the like
+        result = invoke(tmp_path, "--plot", tmp_path / "c.png", "--format", "csv")
+    assert result.exit_code == 0, result.output
+    from matplotlib.figure import Figure
+
+    captured: list[Figure] = []
+    import dlcli.reports.plots as plots
+
+    saved = plots.save_atomically
+    plots.save_atomically = lambda fig, path: captured.append(fig)
+    try:
+        plot_runs([(label, r.history) for label, r in zip(labels, comparison.records)],
+                  tmp_path / "unused.png")
+    finally:
+        plots.save_atomically = saved
+    (fig,) = captured
+    cost = fig.axes[0]
+    colours = {str(line.get_color()) for line in cost.get_lines()}
+    assert len(colours) == 12                    # none repeats after ten
+    legend = fig.legends[0]
+    assert [t.get_text() for t in legend.get_texts()][:12] == labels
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    legend_box = legend.get_window_extent(renderer)
+    for ax in fig.axes:                          # the legend covers no axes
+        assert not legend_box.overlaps(ax.get_window_extent(renderer))
+
+
+def test_labels_keep_the_seed_when_it_is_all_that_differs_and_number_repeats(
+        tmp_path: Path) -> None:
+    for i, seed in enumerate((1, 2)):
+        write_run(tmp_path, "s", costs=[0.7, 0.5], stamp=f"20261124-16150{i}",
+                  set_={"seed": seed})
+    assert report.run_labels(report.compare_runs(read_runs([tmp_path]))) == ["seed=1",
+                                                                             "seed=2"]
+    write_run(tmp_path, "s", costs=[0.7, 0.5], stamp="20261124-161509",
+              set_={"seed": 2, "optimizer.learning_rate": 0.5})
+    assert report.run_labels(report.compare_runs(read_runs([tmp_path]))) == [
+        "learning_rate=0.001 #1", "learning_rate=0.001 #2", "learning_rate=0.5"]
+
+
 def test_plot_cost_writes_one_runs_curve(tmp_path: Path) -> None:
     from dlcli.reports.plots import plot_cost
 

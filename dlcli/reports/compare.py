@@ -278,17 +278,33 @@ def to_markdown(comparison: Comparison) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_labels(comparison: Comparison) -> list[str]:
-    """A legend label per run naming what differs (``learning_rate=0.01, hidden=[5, 2]``).
+def _short_value(value: Any) -> str:
+    """A config value for a legend: floats to 4 significant digits (a sampled learning rate
+    of 0.0012345678901234 reads 0.001235), everything else as ``format_param`` writes it."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return format_param(value)
 
-    Keys are shortened to their last part unless two differing keys share it. Without differing
-    params the run name is used; a label that repeats gets the directory name added.
+
+def run_labels(comparison: Comparison) -> list[str]:
+    """A short legend label per run naming what differs (``learning_rate=0.01, hidden=[5, 2]``).
+
+    Keys are shortened to their last part unless two differing keys share it, and floats to 4
+    significant digits. The seed is left out when something else differs (runs of one setting
+    share a label then, and are told apart by a number). Without differing params the run name
+    is used; a label that still repeats gets ``#2``, ``#3``, ... in run order.
     """
-    short = [key.rpartition(".")[2] for key in comparison.params]
-    keys = [s if short.count(s) == 1 else k for s, k in zip(short, comparison.params)]
-    labels = [", ".join(f"{k}={format_param(r.config.get(full))}"
-                        for k, full in zip(keys, comparison.params))
+    params = list(comparison.params)
+    if len(params) > 1 and "seed" in params:
+        params.remove("seed")
+    short = [key.rpartition(".")[2] for key in params]
+    keys = [s if short.count(s) == 1 else k for s, k in zip(short, params)]
+    labels = [", ".join(f"{k}={_short_value(r.config.get(full))}"
+                        for k, full in zip(keys, params))
               if keys and r.config else r.name for r in comparison.records]
-    # Two runs that differ in nothing shown (same config, or unreadable) get their directory.
-    return [label if labels.count(label) == 1 else f"{label} ({r.run})"
-            for label, r in zip(labels, comparison.records)]
+    seen: dict[str, int] = {}
+    numbered = []
+    for label in labels:
+        seen[label] = seen.get(label, 0) + 1
+        numbered.append(label if labels.count(label) == 1 else f"{label} #{seen[label]}")
+    return numbered

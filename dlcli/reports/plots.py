@@ -205,18 +205,26 @@ def plot_runs(runs: Sequence[tuple[str, HistoryRows]], path: str | os.PathLike[s
     (dashed) accuracy is added when some run has accuracies. ``smooth`` is the EWMA beta (see
     ``smoothing.ewma``); the raw curves are then drawn faintly behind the smoothed ones.
     """
+    from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
 
     with_accuracy = any(has_column(rows, c) for _, rows in runs
                         for c in ("train_accuracy", "dev_accuracy"))
-    fig = _figure(2 if with_accuracy else 1)
-    axes = fig.subplots(2 if with_accuracy else 1, 1, sharex=True, squeeze=False)[:, 0]
+    n_panels = 2 if with_accuracy else 1
+    # The legend sits outside the axes, right of them: the figure grows by its width (and it
+    # takes more columns when it is taller than the figure) so the axes keep their size.
+    labels = [label for label, _ in runs] + ["training", "dev"]
+    height = 4.2 * n_panels
+    per_column = max(int(height / 0.22), 1)
+    columns = math.ceil(len(labels) / per_column)
+    legend_width = columns * (0.068 * max(len(label) for label in labels) + 0.55)
+    fig = Figure(figsize=(7.5 + legend_width, height), layout="constrained")
+    axes = fig.subplots(n_panels, 1, sharex=True, squeeze=False)[:, 0]
     panels = [(axes[0], "cost", ("cost", "dev_loss"))]
     if with_accuracy:
         panels.append((axes[1], "accuracy", ("train_accuracy", "dev_accuracy")))
     handles = []
-    for index, (label, rows) in enumerate(runs):
-        color = f"C{index % 10}"
+    for (label, rows), color in zip(runs, colors(len(runs))):
         for ax, _, (train_column, dev_column) in panels:
             _overlay(ax, color, *series(rows, train_column), TRAIN, smooth)
             _overlay(ax, color, *series(rows, dev_column), DEV, smooth)
@@ -226,10 +234,12 @@ def plot_runs(runs: Sequence[tuple[str, HistoryRows]], path: str | os.PathLike[s
     for ax, ylabel, _ in panels:
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
+        value_axis(ax, [v for line in ax.get_lines() for v in line.get_ydata()],
+                   log_ok=ylabel != "accuracy")
     _epoch_axis(axes[-1])
     if smooth is not None:
         title += f"{' - ' if title else ''}smoothed (EWMA, beta={smooth}); faint: raw"
     if title:
         axes[0].set_title(title)
-    fig.legend(handles=handles, loc="outside right upper", fontsize="small")
+    fig.legend(handles=handles, loc="outside right upper", fontsize="small", ncols=columns)
     save_atomically(fig, path)
