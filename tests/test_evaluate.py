@@ -16,10 +16,10 @@ def make_net(n_classes, dtype, *, hidden=(6, 5), init="he", seed=0):
     sizes = [4, *hidden, output.units(n_classes)]
     net = Network(sizes, ["relu"] * len(hidden), output, dtype=dtype)
     net.initialize(init, rng=np.random.default_rng(seed))
-    for layer in net.layers:   # non-zero biases, so the ones row is exercised too
-        if layer.b is not None:
-            layer.b[...] = np.random.default_rng(seed + layer.index).standard_normal(
-                layer.b.shape)
+    for entry in net.layout.entries:   # non-zero biases, so the ones row is exercised too
+        if entry.kind == "b":
+            net.params[entry.name][...] = np.random.default_rng(
+                seed + entry.layer).standard_normal(entry.shape)
     return net
 
 
@@ -58,9 +58,9 @@ def test_zero_logits_predict_class_zero(n_classes):
     y = np.array([0, 1, 1, 0, 1, 1, 1, 0, 1, 1])[:10] % n_classes
     X = np.random.default_rng(0).standard_normal((10, 4))
     net = make_net(n_classes, "float32", init="zeros")
-    for layer in net.layers:
-        if layer.b is not None:
-            layer.b[...] = 0.0
+    for name in net.params:
+        if name.startswith("b"):
+            net.params[name][...] = 0.0
     loss, accuracy = net.evaluate(X.astype(np.float32), y)
     assert accuracy == np.mean(y == 0)
     assert loss == pytest.approx(math.log(max(n_classes, 2)), rel=1e-6)
@@ -70,7 +70,7 @@ def test_confident_logits_give_finite_exact_losses():
     """Logits of +-60 in float32: softplus without overflow, and no cancellation between large
     terms (the right answers cost e^-60 each, the wrong ones 60)."""
     net = Network([1, 1], [], output_for("sigmoid", 2), dtype="float32")
-    net.layers[0].W[...] = 60.0
+    net.params["W1"][...] = 60.0
     X = np.array([[1.0], [1.0], [-1.0], [-1.0]], dtype=np.float32)
     loss, accuracy = net.evaluate(X, np.array([1, 0, 0, 1]))
     assert accuracy == 0.5

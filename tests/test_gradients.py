@@ -122,14 +122,14 @@ def test_cost_is_cross_entropy_computed_by_hand():
 def test_stable_cost_for_huge_logits():
     # sigmoid: logits of +-2e4 would overflow exp() and give log(0) in the textbook formula
     net = Network([2, 1], [], output_for("sigmoid", 2), dtype="float32")
-    net.layers[0].W[...] = 1e4
+    net.params["W1"][...] = 1e4
     X1 = net.with_ones(np.array([[1.0, 1.0], [-1.0, -1.0]], dtype=np.float32))
     cost = net.train_step(X1, net.output.targets(np.array([0, 1]), net.dtype))
     assert np.isfinite(cost) and cost == pytest.approx(2e4, rel=1e-3)
     assert np.all(np.isfinite(net.grad))
     # softmax: the same with three classes (log-sum-exp)
     net = Network([2, 3], [], output_for("softmax", 3), dtype="float32")
-    net.layers[0].W[...] = [[1e4, 1e4], [0, 0], [-1e4, -1e4]]
+    net.params["W1"][...] = [[1e4, 1e4], [0, 0], [-1e4, -1e4]]
     cost = net.train_step(X1, net.output.targets(np.array([2, 0]), net.dtype))
     # each example: -log softmax(z)_y = max(z) - z_y = 2e4 - (-2e4)
     assert np.isfinite(cost) and cost == pytest.approx(4e4, rel=1e-3)

@@ -51,7 +51,8 @@ class Entry:
 
     def indices(self) -> np.ndarray:
         """The positions in the flat vector of this array's elements, shaped like it."""
-        return self.view(np.arange(self.span.stop))
+        positions = np.arange(self.span.start, self.span.stop)
+        return positions.reshape(self.shape[0], -1)[:, self.columns]
 
 
 def check_arrays(arrays: Mapping[str, np.ndarray], shapes: Mapping[str, tuple[int, ...]]) -> None:
@@ -169,8 +170,7 @@ class Layout(Mapping[str, Entry]):
 
     def copies(self, vector: np.ndarray) -> dict[str, np.ndarray]:
         """Contiguous copies of every array of ``vector``, by name (for files)."""
-        return {entry.name: np.ascontiguousarray(entry.view(vector)).copy()
-                for entry in self.entries}
+        return {entry.name: np.array(entry.view(vector), order="C") for entry in self.entries}
 
     def check(self, arrays: Mapping[str, np.ndarray]) -> None:
         """A ValueError naming every missing, unexpected or misshapen array of ``arrays``."""

@@ -2,10 +2,11 @@
 
 Every parameter lives in one flat vector ``theta`` with each layer's arrays as views into it, and
 the gradients likewise in ``grad`` with the same layout, so the optimiser is a handful of
-whole-vector operations whatever the depth. ``network.layout`` says where each named array
-lies; ``network.params["W1"]`` and ``network.grads["W1"]`` are the named views. Without batch norm a layer's ``W`` and ``b`` share one
-block ``[W | b]`` of shape (n[l], n[l-1] + 1) and each activation buffer carries a row of ones
-underneath, so ``Z = [W | b] [A; 1]`` and ``[dW | db] = dZ [A; 1]^T`` are single matrix products.
+whole-vector operations whatever the depth. ``network.layout`` says where each named array lies;
+``network.params["W1"]`` and ``network.grads["W1"]`` are the named views. Without batch norm a
+layer's ``W`` and ``b`` share one block ``[W | b]`` of shape (n[l], n[l-1] + 1) and each
+activation buffer carries a row of ones underneath, so ``Z = [W | b] [A; 1]`` and
+``[dW | db] = dZ [A; 1]^T`` are single matrix products.
 
 Training-step buffers are allocated once per batch size and reused. Shapes follow the course:
 ``A (n[l], m)``, ``W (n[l], n[l-1])``, ``b (n[l], 1)``.

@@ -3,8 +3,9 @@
 State vectors are allocated up front with the parameters' dtype and shape (the same layout as
 ``theta`` and ``grad``; given the network's ``Layout`` they are read and saved by array name,
 the same keys as ``params`` and ``grads``), and the learning rate is passed in at every step, so
-a schedule is a pure function of the epoch. Long vectors are updated in cache-sized chunks: the temporaries of
-one chunk stay in cache instead of streaming the whole vector through memory a dozen times.
+a schedule is a pure function of the epoch. Long vectors are updated in cache-sized chunks: the
+temporaries of one chunk stay in cache instead of streaming the whole vector through memory a
+dozen times.
 """
 from __future__ import annotations
 
