@@ -128,8 +128,7 @@ def config_case(config: Config, *, batch: int = DEFAULT_BATCH, seed: int = 0) ->
 
     Data and initial weights come from the config's seed exactly as ``dlcli train`` makes them;
     ``seed`` picks the ``batch`` training examples. Augmentation is not applied."""
-    # Imported here: loading data pulls in scikit-learn and friends, which the built-in check
-    # (meant to take a second) does not need.
+    # Imported here: the built-in check (meant to take a second) loads no data.
     from dlcli.data import load_data
     from dlcli.train.build import build_network, load_initial_params
     from dlcli.train.streams import Streams
