@@ -1,9 +1,9 @@
 """One experiment, wired end to end: ``run(config, runs_dir)`` for the CLI and for Python users.
 
 Everything that can be wrong with the input (config, data, init_from) is found before the run
-directory is made. Then the run directory gets config.yaml, overrides.yaml, metrics.json (status
-``running``), history.csv row by row, checkpoints, and at the end params.npz, cost.png and the
-final metrics.json.
+directory is made. Then the run directory gets config.yaml, overrides.yaml, model.json (what
+applying the trained network needs), metrics.json (status ``running``), history.csv row by row,
+checkpoints, and at the end params.npz, cost.png and the final metrics.json.
 """
 from __future__ import annotations
 
@@ -22,21 +22,23 @@ from dlcli import __version__
 from dlcli.config.load import load_config, parse_override, read_yaml
 from dlcli.config.schema import Config
 from dlcli.errors import ConfigError, InputError, RunError
-from dlcli.data import Augmenter, load_data
+from dlcli.apply.metadata import describe
+from dlcli.data import Augmenter
 from dlcli.data.dataset import Dataset
 from dlcli.reports import boundary
 from dlcli.reports.confusion import confusion_block
 from dlcli.reports.plots import plot_cost
 from dlcli.run_schema import (BOUNDARY_PLOT_FILE, CHECKPOINT_FILE, CONFIG_FILE,
                               COST_PLOT_FILE, EPOCH, EPOCH_METRICS, HISTORY_FILE, LOG_FILE,
-                              METRICS_FILE, OVERRIDES_FILE, PARAMS_FILE, default_monitor,
-                              direction, metric_name)
+                              METRICS_FILE, MODEL_FILE, OVERRIDES_FILE, PARAMS_FILE,
+                              default_monitor, direction, metric_name)
 from dlcli.runs.files import clean_json, now_utc, write_json, write_npz, write_yaml
 from dlcli.runs.checkpoint import load_checkpoint
 from dlcli.runs.reader import read_history
 from dlcli.runs.recorder import Recorder
 from dlcli.runs.rundir import create_run_dir
-from dlcli.train.build import build_network, build_optimizer, check_fits, load_initial_params
+from dlcli.train.build import (build_network, build_optimizer, check_fits, load_initial_params,
+                               load_run_data)
 from dlcli.train.callbacks import Callback, EarlyStopping
 from dlcli.train.loop import Trainer
 from dlcli.train.streams import Streams
@@ -65,7 +67,7 @@ class RunResult:
 def prepare(config: Config, callbacks: list[Callback] | None = None) -> Prepared:
     """Load the data and build the network, optimiser and trainer; raise on any bad input."""
     streams = Streams.from_seed(config.seed)
-    data = load_data(config.data, streams.data, config.training.dtype)
+    data = load_run_data(config)
     augment = Augmenter(data, config.data.augment) if config.data.augment.active else None
     network = build_network(config, data.n_features, data.n_classes, streams.init)
     if config.model.init_from:
@@ -185,6 +187,7 @@ def _train_in(path: Path, prepared: Prepared, *, overrides: list[str] | None, lo
 
         write_yaml(path / CONFIG_FILE, config.to_dict())
         write_yaml(path / OVERRIDES_FILE, list(overrides or []))
+        write_json(path / MODEL_FILE, describe(config, data, trainer.network))
         write_json(path / METRICS_FILE, summarize(trainer, run=path.name, started=started,
                                                     test={}, parent=parent_name))
         recorder = Recorder(path)

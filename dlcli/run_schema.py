@@ -16,12 +16,13 @@ OVERRIDES_FILE = "overrides.yaml"    # the raw --set overrides, as given
 HISTORY_FILE = "history.csv"         # one row per logged epoch, appended as training goes
 METRICS_FILE = "metrics.json"        # status, final and best metrics, facts about the run
 PARAMS_FILE = "params.npz"           # the trained parameters (SPEC section 1 keys only)
+MODEL_FILE = "model.json"            # what applying the trained network needs besides params
 CHECKPOINT_FILE = "checkpoint.npz"   # everything `dlcli resume` needs
 COST_PLOT_FILE = "cost.png"          # the cost curve
 BOUNDARY_PLOT_FILE = "boundary.png"  # the decision boundary, for 2-feature data
 LOG_FILE = "train.log"               # what the run said, and a failed run's traceback
 
-RUN_FILES = (CONFIG_FILE, OVERRIDES_FILE, HISTORY_FILE, METRICS_FILE, PARAMS_FILE,
+RUN_FILES = (CONFIG_FILE, OVERRIDES_FILE, HISTORY_FILE, METRICS_FILE, PARAMS_FILE, MODEL_FILE,
              CHECKPOINT_FILE, COST_PLOT_FILE, BOUNDARY_PLOT_FILE, LOG_FILE)
 
 # -- metrics and their direction ---------------------------------------------------------------

@@ -36,6 +36,10 @@ class Dataset:
     scale: np.ndarray | None = None
     source: str = ""
     info: dict[str, Any] = field(default_factory=dict)
+    # The original label of each class 0..K-1 (int or str, see prepare), and the label column
+    # of a CSV file ("y" for NPZ files, None for built-in data sets).
+    classes: list[int | str] = field(default_factory=list)
+    label_column: str | None = None
 
     @property
     def n_features(self) -> int:

@@ -10,7 +10,9 @@ Decisions (where SPEC 0 and 13 are silent):
   by code point, so "B" < "a"), become classes 0..K-1. Labels that already are 0..K-1 keep their
   values; other sets such as {1, 2} or {3, 7} are renumbered in order. ``class_names`` are the
   original labels as text ("1", "setosa"); built-in data sets keep their own class names. At
-  least two classes are needed.
+  least two classes are needed. ``classes`` are the original labels themselves, in class order,
+  as a trained network's outputs are applied to them: numbers stay ``int``, names stay ``str``
+  (a built-in data set whose class names are "0", "1", ... has ``int`` classes, else its names).
 - dev/test files: their labels must be among the training classes (a class missing from dev or
   test is fine). Their columns must be the training file's: for two CSV files, the same names in
   any order (dev/test columns are re-ordered to the training order); otherwise the same number of
@@ -78,6 +80,7 @@ def load_data(cfg: DataConfig, rng: np.random.Generator, dtype: np.dtype | str) 
     if cfg.image_shape is not None:
         train.image_shape = _image_shape(cfg.image_shape, train)
     values, class_names = _classes(train)
+    classes = _original_labels(train, values, class_names)
     y_all = np.searchsorted(values, train.labels).astype(np.int64)
     K = len(values)
 
@@ -123,7 +126,7 @@ def load_data(cfg: DataConfig, rng: np.random.Generator, dtype: np.dtype | str) 
     return Dataset(train=train_split, dev=splits["dev"], test=splits["test"], n_classes=K,
                    class_names=class_names, feature_names=list(train.feature_names),
                    image_shape=train.image_shape, shift=shift, scale=scale, source=source,
-                   info=info)
+                   info=info, classes=classes, label_column=train.label_column)
 
 
 def _image_shape(shape: list[int], train: Table) -> tuple[int, ...]:
@@ -238,6 +241,14 @@ def _classes(train: Table) -> tuple[np.ndarray, list[str]]:
         assert values.tolist() == list(range(len(train.class_names)))
         return values, list(train.class_names)
     return values, [str(v) for v in values.tolist()]
+
+
+def _original_labels(train: Table, values: np.ndarray, class_names: list[str]
+                     ) -> list[int | str]:
+    """The label each class stands for, as the user wrote it (int or str)."""
+    if train.class_names is not None and class_names != [str(k) for k in range(len(values))]:
+        return list(class_names)
+    return [int(v) if train.numeric_labels else str(v) for v in values.tolist()]
 
 
 def _encode_other(table: Table, values: np.ndarray, class_names: list[str]) -> np.ndarray:
@@ -360,13 +371,21 @@ def _mapped_split(X: np.ndarray, rows: np.ndarray | None, y: np.ndarray, shift: 
     return Split(X=mapped, y=np.ascontiguousarray(y, dtype=np.int64))  # type: ignore[arg-type]
 
 
-def _split(X: np.ndarray, y: np.ndarray, shift: np.ndarray, scale: np.ndarray,
-           dtype: np.dtype, source: str) -> Split:
-    """A normalised split in ``dtype``. ``X`` may be modified in place (the tables own it)."""
+def normalize(X: np.ndarray, shift: np.ndarray, scale: np.ndarray, dtype: np.dtype | str
+              ) -> np.ndarray:
+    """``(X - shift) / scale`` in float64, then in ``dtype`` (C-contiguous): the one formula
+    training and applying a trained run share. A float64 ``X`` is modified in place; values
+    that overflow ``dtype`` come out as inf (callers check)."""
     X = np.asarray(X, dtype=np.float64)
     X -= shift
     X /= scale
-    out = np.ascontiguousarray(X, dtype=dtype)
+    return np.ascontiguousarray(X, dtype=dtype)
+
+
+def _split(X: np.ndarray, y: np.ndarray, shift: np.ndarray, scale: np.ndarray,
+           dtype: np.dtype, source: str) -> Split:
+    """A normalised split in ``dtype``. ``X`` may be modified in place (the tables own it)."""
+    out = normalize(X, shift, scale, dtype)
     if not np.isfinite(out).all():
         raise DataError(f"some values do not fit in {dtype.name} after normalisation; use "
                         "training.dtype: float64 or data.normalize: standardize", file=source)

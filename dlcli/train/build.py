@@ -1,14 +1,22 @@
-"""Building a network and an optimiser from a config and the data's shape."""
+"""Building a run's data, network and optimiser from a config and the data's shape."""
 from __future__ import annotations
 
 import numpy as np
 
 from dlcli.config.schema import Config
+from dlcli.data import load_data
 from dlcli.data.dataset import Dataset
 from dlcli.errors import ConfigError
 from dlcli.nn.losses import output_for
 from dlcli.nn.network import Network
 from dlcli.optim.optimizers import Optimizer, make_optimizer
+from dlcli.train.streams import Streams
+
+
+def load_run_data(config: Config) -> Dataset:
+    """The run's data, drawn from its data stream: training and applying a run (evaluation on
+    the run's own splits) both get it here, so they see the same examples."""
+    return load_data(config.data, Streams.from_seed(config.seed).data, config.training.dtype)
 
 
 def build_network(config: Config, n_features: int, n_classes: int,
