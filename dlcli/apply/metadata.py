@@ -17,9 +17,12 @@ from typing import Any
 
 import numpy as np
 
-from dlcli.config.schema import ACTIVATIONS, DTYPES, NORMALIZERS, Config
+from dlcli.config.schema import NORMALIZERS, Config
 from dlcli.data.dataset import Dataset
+from dlcli.data.prepare import DTYPES
 from dlcli.errors import InputError
+from dlcli.nn.activations import ACTIVATIONS
+from dlcli.nn.losses import OUTPUTS
 from dlcli.nn.network import Network
 from dlcli.run_schema import CONFIG_FILE, METRICS_FILE, MODEL_FILE
 
@@ -170,7 +173,7 @@ def read_model(run_dir: str | Path) -> ModelInfo:
                           "integers or all text")
     if len(set(classes)) != len(classes):
         raise reader.fail("labels.classes", "repeats a class")
-    output = reader.choice("output", ("sigmoid", "softmax"))
+    output = reader.choice("output", tuple(OUTPUTS))
     dtype = reader.choice("dtype", DTYPES)
 
     sizes = reader.get("architecture.sizes", list)
@@ -184,7 +187,8 @@ def read_model(run_dir: str | Path) -> ModelInfo:
     activations = reader.get("architecture.activations", list)
     if len(activations) != len(sizes) - 2 or any(a not in ACTIVATIONS for a in activations):
         raise reader.fail("architecture.activations",
-                          f"must name one of {', '.join(ACTIVATIONS)} per hidden layer")
+                          f"must name one of {', '.join(ACTIVATIONS.names())} per hidden "
+                          "layer")
     bn = reader.get("architecture.batch_norm", dict, nullable=True)
     batch_norm = None
     if bn is not None:

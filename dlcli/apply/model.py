@@ -145,8 +145,8 @@ def load_run(run_dir: str | Path) -> Model:
             params = {key: npz[key] for key in npz.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         raise InputError(f"{params_path} is not a readable .npz file ({exc})") from None
-    network = Network(info.sizes, info.activations, OUTPUTS[info.output], dtype=info.dtype,
-                      batch_norm=info.batch_norm)
+    network = Network(info.sizes, info.activations, OUTPUTS.get(info.output),
+                      dtype=info.dtype, batch_norm=info.batch_norm)
     try:
         network.set_params(params)
     except ValueError as exc:
