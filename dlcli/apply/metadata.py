@@ -58,7 +58,7 @@ class ModelInfo:
     """A checked model.json."""
 
     feature_names: list[str]
-    image_shape: tuple[int, int] | None
+    image_shape: tuple[int, ...] | None
     normalization: str
     shift: np.ndarray           # (n_features,) float64
     scale: np.ndarray           # (n_features,) float64, never 0
@@ -156,9 +156,10 @@ def read_model(run_dir: str | Path) -> ModelInfo:
     if len(names) != n or not all(isinstance(v, str) for v in names) or n < 1:
         raise reader.fail("features.names", f"must be {n} column names (features.count)")
     image = reader.get("features.image_shape", list, nullable=True)
-    if image is not None and (len(image) != 2 or not all(isinstance(v, int) for v in image)
-                              or image[0] * image[1] != n):
-        raise reader.fail("features.image_shape", f"must be [height, width] with {n} pixels")
+    if image is not None and (len(image) not in (2, 3) or math.prod(image) != n
+                              or not all(isinstance(v, int) for v in image)):
+        raise reader.fail("features.image_shape", f"must be [height, width] (or [height, "
+                          f"width, channels]) with {n} values")
     kind = reader.choice("normalization.kind", NORMALIZERS)
     shift = reader.numbers("normalization.shift", n)
     scale = reader.numbers("normalization.scale", n)
@@ -198,7 +199,7 @@ def read_model(run_dir: str | Path) -> ModelInfo:
             raise reader.fail("architecture.batch_norm.epsilon", "must be > 0")
         batch_norm = (float(momentum), float(epsilon))
     return ModelInfo(feature_names=list(names),
-                     image_shape=(image[0], image[1]) if image else None,
+                     image_shape=tuple(image) if image else None,
                      normalization=kind, shift=shift, scale=scale, label_column=column,
                      classes=list(classes), output=output, dtype=dtype, sizes=list(sizes),
                      activations=list(activations), batch_norm=batch_norm)

@@ -67,7 +67,7 @@ class Model:
             raw = np.array(X, dtype=np.float64)   # a copy: normalize works in place
         except (TypeError, ValueError) as exc:
             raise DataError(f"the features are not numbers ({exc})", file=source) from None
-        if raw.ndim == 3 and self.info.image_shape is not None:
+        if raw.ndim > 2 and self.info.image_shape is not None:
             raw = raw.reshape(raw.shape[0], -1)
         n = self.n_features
         if raw.ndim != 2 or raw.shape[1] != n:
