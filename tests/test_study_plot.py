@@ -141,3 +141,19 @@ def test_colours_never_repeat():
     for n in (1, 4, 10, 12, 20, 35):
         palette = colors(n)
         assert len(palette) == n and len({str(c) for c in palette}) == n
+
+
+def test_the_learning_rate_panel_needs_a_rate_that_changes_or_differs():
+    from dlcli.reports.study_plot import Point, _learning_rates_differ
+    from dlcli.runs.reader import RunRecord
+
+    def record(rates: list[float], status: str = "completed") -> RunRecord:
+        return RunRecord(Path("x"), "x", status, history=[
+            {"epoch": e, "learning_rate": r, "cost": 0.5} for e, r in enumerate(rates)])
+
+    same = [Point("a", "C0", [record([0.1] * 30)]),
+            Point("b", "C1", [record([0.1] * 2, "diverged")])]   # stopped early: not a change
+    assert not _learning_rates_differ(same)
+    assert _learning_rates_differ([Point("a", "C0", [record([0.1, 0.1, 0.05])])])
+    assert _learning_rates_differ([Point("a", "C0", [record([0.1] * 3)]),
+                                   Point("b", "C1", [record([0.2] * 3)])])

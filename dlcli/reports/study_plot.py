@@ -106,10 +106,13 @@ def _last_value(run: RunRecord, column: str) -> tuple[float, float] | None:
 
 
 def _markers(ax_for: Mapping[str, Axes], points: Sequence[Point]) -> set[str]:
-    """Mark each run's best epoch (o), early stop (|) and divergence (x) on the panel of its
-    monitored column; returns the kinds of marker drawn (for the legend)."""
+    """Mark each run's best epoch (o) and early stop (a dotted vertical line) on the panel of its
+    monitored column, and a divergence (x) on the cost panel; returns the kinds of marker drawn
+    (for the legend). Points drawn first get larger markers, so a marker another point's covers
+    exactly (the same best epoch) still shows as a ring."""
     drawn: set[str] = set()
-    for point in points:
+    for index, point in enumerate(points):
+        size = 5.5 + 4.0 * (len(points) - 1 - index) / max(len(points) - 1, 1)
         for run in point.runs:
             monitor = str(run.metrics.get("monitor") or DEV_LOSS)
             ax = ax_for.get(monitor) or ax_for.get(COST)
@@ -119,14 +122,14 @@ def _markers(ax_for: Mapping[str, Axes], points: Sequence[Point]) -> set[str]:
             best = run.metrics.get("best_epoch")
             value = _value_at(run, column, best) if best is not None else None
             if value is not None:
-                ax.plot([best], [value], "o", color=point.color, markersize=6,
+                ax.plot([best], [value], "o", color=point.color, markersize=size,
                         markeredgecolor="black", markeredgewidth=0.6, zorder=5)
                 drawn.add("best")
             if run.status == "early_stopped":
                 last = _last_value(run, column)
                 if last is not None:
-                    ax.plot([last[0]], [last[1]], "|", color=point.color, markersize=14,
-                            markeredgewidth=2.2, zorder=5)
+                    ax.axvline(last[0], color=point.color, linestyle=(0, (2, 2)),
+                               linewidth=1.3, alpha=0.9, zorder=1)
                     drawn.add("stop")
             if run.status == "diverged" and COST in ax_for:
                 last = _last_value(run, COST)
@@ -138,8 +141,17 @@ def _markers(ax_for: Mapping[str, Axes], points: Sequence[Point]) -> set[str]:
 
 
 def _learning_rates_differ(points: Sequence[Point]) -> bool:
-    curves = {tuple(band(p.runs, LEARNING_RATE).mean) for p in points}
-    return len(curves) > 1 or any(len(set(curve)) > 1 for curve in curves)
+    """Whether the learning rate changes during some run or differs between runs at an epoch
+    (runs that stop early are compared over the epochs they have)."""
+    by_epoch: dict[float, set[float]] = {}
+    for point in points:
+        for run in point.runs:
+            epochs, rates = series(run.history, LEARNING_RATE)
+            if len(set(rates)) > 1:
+                return True
+            for epoch, rate in zip(epochs, rates):
+                by_epoch.setdefault(epoch, set()).add(rate)
+    return any(len(rates) > 1 for rates in by_epoch.values())
 
 
 def _grad_norm_layers(points: Sequence[Point]) -> list[int]:
@@ -176,8 +188,9 @@ def _draw_grad_norms(ax: Axes, points: Sequence[Point], layers: list[int]) -> No
             if len(per_run) > 1:
                 ax.fill_between(layers, low, high, color=point.color, alpha=0.15, linewidth=0)
             values += low + high
-    ax.set(xlabel="layer", ylabel="gradient norm ||dW||",
-           title="per-layer gradient norms: first epoch (solid), last logged (dashed)")
+    ax.set(xlabel="layer", ylabel="gradient norm ||dW||")
+    ax.set_title("gradient norm by layer\n(solid: first epoch, dashed: last logged)",
+                 fontsize="medium")
     from matplotlib.ticker import MaxNLocator
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -308,8 +321,8 @@ def study_figure(groups: Mapping[str, Sequence[Path]], *, title: str = "") -> Fi
     marker_handles = {
         "best": Line2D([], [], marker="o", linestyle="", color="grey",
                        markeredgecolor="black", label="best epoch"),
-        "stop": Line2D([], [], marker="|", linestyle="", color="grey", markersize=12,
-                       markeredgewidth=2, label="early stop"),
+        "stop": Line2D([], [], linestyle=(0, (2, 2)), color="grey", linewidth=1.3,
+                       label="early stop"),
         "diverged": Line2D([], [], marker="x", linestyle="", color="grey",
                            markeredgewidth=2, label="diverged"),
     }
