@@ -100,3 +100,14 @@ class DataError(InputError):
 
 class RunError(DlcliError):
     """A run could not go on (a failed check, a broken run directory): exit code 1."""
+
+
+class WriteError(RunError):
+    """A file could not be written (a full disk, a read-only or vanished directory): one line
+    naming the reason and the file, e.g. ``no space left on device while writing
+    runs/x/checkpoint.npz``."""
+
+    def __init__(self, path: Any, error: OSError) -> None:
+        self.path, self.error = path, error
+        reason = error.strerror or str(error) or type(error).__name__
+        super().__init__(f"{reason[:1].lower()}{reason[1:]} while writing {path}")

@@ -21,7 +21,7 @@ import numpy as np
 from dlcli import __version__
 from dlcli.config.load import load_config, parse_override, read_yaml
 from dlcli.config.schema import Config
-from dlcli.errors import ConfigError, InputError, RunError
+from dlcli.errors import ConfigError, DlcliError, InputError, RunError, WriteError
 from dlcli.apply.metadata import describe
 from dlcli.data import Augmenter
 from dlcli.data.dataset import Dataset
@@ -32,7 +32,8 @@ from dlcli.run_schema import (BOUNDARY_PLOT_FILE, CHECKPOINT_FILE, CONFIG_FILE,
                               COST_PLOT_FILE, EPOCH, EPOCH_METRICS, HISTORY_FILE, LOG_FILE,
                               METRICS_FILE, MODEL_FILE, OVERRIDES_FILE, PARAMS_FILE,
                               default_monitor, direction, metric_name)
-from dlcli.runs.files import clean_json, now_utc, write_json, write_npz, write_yaml
+from dlcli.runs.files import (clean_json, now_utc, write_json, write_npz, write_yaml,
+                              writing)
 from dlcli.runs.checkpoint import load_checkpoint
 from dlcli.runs.reader import read_history
 from dlcli.runs.recorder import Recorder
@@ -177,19 +178,23 @@ def _train_in(path: Path, prepared: Prepared, *, overrides: list[str] | None, lo
     config, trainer, data = prepared.config, prepared.trainer, prepared.data
     started = now_utc()
     parent_name = str(parent.resolve()) if parent is not None else None
-    with open(path / LOG_FILE, "a", encoding="utf-8") as logfile:
+    log_path = path / LOG_FILE
+    logfile = open(log_path, "a", encoding="utf-8")
 
-        def say(text: str) -> None:
+    def say(text: str) -> None:
+        with writing(log_path):
             logfile.write(text + "\n")
             logfile.flush()
-            if log is not None:
-                log(text)
+        if log is not None:
+            log(text)
 
+    failure: BaseException | None = None
+    try:
         write_yaml(path / CONFIG_FILE, config.to_dict())
         write_yaml(path / OVERRIDES_FILE, list(overrides or []))
         write_json(path / MODEL_FILE, describe(config, data, trainer.network))
         write_json(path / METRICS_FILE, summarize(trainer, run=path.name, started=started,
-                                                    test={}, parent=parent_name))
+                                                  test={}, parent=parent_name))
         recorder = Recorder(path)
         recorder.pending.extend(trainer.history)   # a resumed run carries its parent's rows
         # The recorder goes first so its final checkpoint is taken before restore-best.
@@ -204,18 +209,30 @@ def _train_in(path: Path, prepared: Prepared, *, overrides: list[str] | None, lo
             say(f"hint: {hint}")
         if on_start is not None:
             on_start(path, prepared)
+        # A diverging run overflows on its way to inf/NaN; the loop reports that as the
+        # status "diverged", so numpy's warnings would only repeat it as noise.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"), \
+                _blas_threads_for(trainer):
+            trainer.fit(epochs)
+    except BaseException as exc:
+        failure = exc
+        if not isinstance(exc, KeyboardInterrupt):
+            trainer.status = "failed"
+            if isinstance(exc, DlcliError):
+                trainer.message = str(exc)
+            else:   # a bug: its traceback goes to train.log
+                trainer.message = f"{type(exc).__name__}: {exc}"
+                with contextlib.suppress(OSError):
+                    logfile.write(traceback.format_exc())
+                    logfile.flush()
+        raise
+    finally:   # also on Ctrl-C (status "interrupted"): keep what the run has
         try:
-            # A diverging run overflows on its way to inf/NaN; the loop reports that as the
-            # status "diverged", so numpy's warnings would only repeat it as noise.
-            with np.errstate(over="ignore", invalid="ignore", divide="ignore"), \
-                    _blas_threads_for(trainer):
-                trainer.fit(epochs)
-        except Exception as exc:
-            trainer.status, trainer.message = "failed", f"{type(exc).__name__}: {exc}"
-            logfile.write(traceback.format_exc())
-            raise
-        finally:   # also on Ctrl-C (status "interrupted"): keep what the run has
-            metrics = _finish(trainer, path, started, say, parent_name)
+            metrics = _finish(trainer, path, started, say, parent_name,
+                              failing=failure is not None)
+        finally:
+            with contextlib.suppress(OSError):
+                logfile.close()
     return RunResult(path, trainer.status, metrics, trainer.history)
 
 
@@ -315,23 +332,50 @@ def _confusion(trainer: Trainer) -> dict[str, Any] | None:
 
 
 def _finish(trainer: Trainer, path: Path, started: str, say: Log,
-            parent: str | None) -> dict[str, Any]:
+            parent: str | None, *, failing: bool = False) -> dict[str, Any]:
+    """Write the run's final files: params.npz, the pictures and, last, metrics.json (its
+    honest status: when it says completed, every other file is there).
+
+    A write that fails (a full disk) makes the run ``failed`` with that reason, and the other
+    files are still attempted, metrics.json above all. The first failure is raised, unless
+    ``failing``: then the error already on its way up is the one the user sees."""
+    errors: list[WriteError] = []
+
+    def attempt(write: Callable[[], Any]) -> None:
+        try:
+            write()
+        except WriteError as exc:
+            errors.append(exc)
+            if trainer.status != "failed":
+                trainer.status, trainer.message = "failed", str(exc)
+
     trained = trainer.status in ("completed", "early_stopped")
     test = trainer.evaluate_test() if trained else {}
-    write_npz(path / PARAMS_FILE, trainer.network.get_params())
-    metrics = summarize(trainer, run=path.name, started=started, test=test, parent=parent)
     confusion = _confusion(trainer) if trained else None
-    if confusion is not None:
-        metrics["confusion"] = confusion
-    write_json(path / METRICS_FILE, metrics)
-    plot_cost(trainer.history, path / COST_PLOT_FILE, title=path.name, metrics=metrics)
+
+    def final_metrics() -> dict[str, Any]:
+        metrics = summarize(trainer, run=path.name, started=started, test=test, parent=parent)
+        if confusion is not None:
+            metrics["confusion"] = confusion
+        return metrics
+
+    attempt(lambda: write_npz(path / PARAMS_FILE, trainer.network.get_params()))
+    metrics = final_metrics()
+    attempt(lambda: plot_cost(trainer.history, path / COST_PLOT_FILE, title=path.name,
+                              metrics=metrics))
     inputs = boundary.from_trained(trainer.network, trainer.data) if trained else None
     if inputs is not None:
-        boundary.plot_boundary(inputs, path / BOUNDARY_PLOT_FILE,
-                               title=f"{path.name}: decision boundary")
+        attempt(lambda: boundary.plot_boundary(inputs, path / BOUNDARY_PLOT_FILE,
+                                               title=f"{path.name}: decision boundary"))
+    if errors:   # the status is now failed
+        metrics = final_metrics()
+    attempt(lambda: write_json(path / METRICS_FILE, metrics))
     epochs, steps = trainer.progress.epoch, trainer.progress.step
-    say(f"{trainer.status}" + (f": {trainer.message}" if trainer.message else "")
+    attempt(lambda: say(
+        f"{trainer.status}" + (f": {trainer.message}" if trainer.message else "")
         + f" after {epochs} epoch{'' if epochs == 1 else 's'} ({steps} step"
         f"{'' if steps == 1 else 's'}) in "
-        f"{trainer.progress.train_seconds:.2f}s of training")
+        f"{trainer.progress.train_seconds:.2f}s of training"))
+    if errors and not failing:
+        raise errors[0]
     return metrics

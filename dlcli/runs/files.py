@@ -1,20 +1,26 @@
 """Atomic file writes: a temporary file in the same directory, then a rename.
 
 A crash or a kill never leaves a half-written file: readers see the old file or the new one.
+Every write failure (a full disk, a read-only directory) becomes one ``WriteError`` naming the
+reason and the file, through ``writing``; the temporary file is removed.
 Also the UTC timestamp the written files carry (``started``, ``finished``, ``updated``).
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import json
 import os
 import tempfile
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import yaml
+
+from dlcli.errors import WriteError
 
 
 def _umask() -> int:
@@ -26,20 +32,31 @@ def _umask() -> int:
 _MODE = 0o666 & ~_umask()   # what open() would give; mkstemp alone makes files 0600
 
 
+@contextlib.contextmanager
+def writing(path: str | os.PathLike[str]) -> Iterator[None]:
+    """The one way a failed write is reported: any OSError inside becomes a WriteError that
+    names ``path`` (``no space left on device while writing RUN/checkpoint.npz``)."""
+    try:
+        yield
+    except WriteError:
+        raise
+    except OSError as exc:
+        raise WriteError(path, exc) from None
+
+
 def write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, _MODE)
-        os.replace(tmp, path)
-    except BaseException:
+    with writing(path):
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.chmod(tmp, _MODE)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
 
 
 def write_text(path: str | os.PathLike[str], text: str) -> None:

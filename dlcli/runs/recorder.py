@@ -1,11 +1,13 @@
 """The callback that records a run as it trains: history rows and periodic checkpoints."""
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 from typing import Any
 
 from dlcli.run_schema import CHECKPOINT_FILE, HISTORY_FILE
+from dlcli.errors import WriteError
 from dlcli.runs.checkpoint import save_checkpoint
 from dlcli.runs.rundir import FLUSH_SECONDS, HistoryFile
 from dlcli.train.callbacks import Callback
@@ -65,5 +67,10 @@ class Recorder(Callback):
         if trainer.status in ("completed", "early_stopped"):
             self.checkpoint(trainer)
         if self.history is not None:
-            self.history.close()
+            if trainer.status == "failed":
+                # The failure on its way up (often this same full disk) is the one to report.
+                with contextlib.suppress(WriteError):
+                    self.history.close()
+            else:
+                self.history.close()
 

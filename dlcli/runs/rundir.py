@@ -5,14 +5,17 @@ second gets ``-2`` (then ``-3``, ...), and nothing already in the runs directory
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
+import io
 import os
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from dlcli.errors import InputError
+from dlcli.errors import InputError, WriteError
+from dlcli.runs.files import writing
 
 # The longest a history row waits in memory before it is flushed to history.csv.
 FLUSH_SECONDS = 0.5
@@ -49,14 +52,22 @@ class HistoryFile:
 
     def __init__(self, path: str | os.PathLike[str], columns: list[str], *,
                  append: bool = False, flush_seconds: float = FLUSH_SECONDS) -> None:
+        self.path = Path(path)
         self.columns = columns
         self._known = frozenset(columns)
         self.flush_seconds = flush_seconds
-        exists = append and Path(path).exists()
-        self._handle: IO[str] = open(path, "a" if append else "w", newline="",
-                                     encoding="utf-8")
+        self._pending: list[str] = []
+        self._fd: int | None = None
+        with writing(self.path):
+            exists = append and self.path.exists()
+            flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | (0 if append else os.O_TRUNC)
+            self._fd = os.open(self.path, flags, 0o666)
+            # Where the last whole row ends: a failed write is cut back to it.
+            self._size = os.fstat(self._fd).st_size
         if not exists:
-            csv.writer(self._handle, lineterminator="\n").writerow(columns)
+            header = io.StringIO()
+            csv.writer(header, lineterminator="\n").writerow(columns)
+            self._pending.append(header.getvalue())
         self.flush()
 
     def append(self, row: dict[str, Any]) -> None:
@@ -66,16 +77,35 @@ class HistoryFile:
             raise ValueError(f"history row has columns that history.csv does not: {unknown} "
                              f"(its columns: {', '.join(self.columns)})")
         # Every cell is a number or empty, so no cell needs CSV quoting.
-        self._handle.write(",".join([_cell(row.get(col)) for col in self.columns]) + "\n")
+        self._pending.append(",".join([_cell(row.get(col)) for col in self.columns]) + "\n")
         if time.monotonic() >= self._due:
             self.flush()
 
     def flush(self) -> None:
-        self._handle.flush()
+        """Write the rows held in memory. On a failure (a full disk) the file is cut back to
+        its last whole row, so it never ends in half a row, and a WriteError is raised."""
+        data = "".join(self._pending).encode("utf-8")
+        self._pending = []
+        if data and self._fd is not None:
+            try:
+                with writing(self.path):
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(self._fd, view):]
+            except WriteError:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self._fd, self._size)
+                raise
+            self._size += len(data)
         self._due = time.monotonic() + self.flush_seconds
 
     def close(self) -> None:
-        self._handle.close()
+        try:
+            self.flush()
+        finally:
+            if self._fd is not None:
+                fd, self._fd = self._fd, None
+                os.close(fd)
 
 
 def _cell(value: Any) -> str:

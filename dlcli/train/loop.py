@@ -236,6 +236,10 @@ class Trainer:
         except KeyboardInterrupt:
             self.status, self.message = "interrupted", "stopped by the user (Ctrl-C)"
             raise
+        except Exception as exc:
+            # The callbacks' on_train_end sees the run failed (the caller words the message).
+            self.status, self.message = "failed", str(exc)
+            raise
         finally:
             for callback in self.callbacks:
                 callback.on_train_end(self)
