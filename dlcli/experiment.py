@@ -28,6 +28,7 @@ from dlcli.data.dataset import Dataset
 from dlcli.reports import boundary
 from dlcli.reports.confusion import confusion_block
 from dlcli.reports.plots import plot_cost
+from dlcli.resources import check_memory
 from dlcli.run_schema import (BOUNDARY_PLOT_FILE, CHECKPOINT_FILE, CONFIG_FILE,
                               COST_PLOT_FILE, EPOCH, EPOCH_METRICS, HISTORY_FILE, LOG_FILE,
                               METRICS_FILE, MODEL_FILE, OVERRIDES_FILE, PARAMS_FILE,
@@ -70,6 +71,7 @@ def prepare(config: Config, callbacks: list[Callback] | None = None) -> Prepared
     streams = Streams.from_seed(config.seed)
     data = load_run_data(config)
     augment = Augmenter(data, config.data.augment) if config.data.augment.active else None
+    memory_hints = check_memory(config, data)   # before the network's arrays are allocated
     network = build_network(config, data.n_features, data.n_classes, streams.init)
     if config.model.init_from:
         load_initial_params(network, config.model.init_from)
@@ -83,7 +85,7 @@ def prepare(config: Config, callbacks: list[Callback] | None = None) -> Prepared
     all_callbacks += list(callbacks or [])
     trainer = Trainer(config, network, optimizer, data, streams, augment=augment,
                       callbacks=all_callbacks)
-    return Prepared(config, data, trainer, check_fits(config, data))
+    return Prepared(config, data, trainer, memory_hints + check_fits(config, data))
 
 
 def monitor_of(config: Config) -> tuple[str, str]:

@@ -8,8 +8,9 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "dlcli"
 # Stage order; a module may import from its own stage and stages before it.
-STAGES = ["errors", "registry", "run_schema", "config", "data", "nn", "optim", "train", "runs", "gradcheck",
-          "apply", "reports", "experiment", "tune", "console", "cli"]
+STAGES = ["errors", "npzfile", "registry", "run_schema", "config", "data", "nn", "optim", "train",
+          "runs", "gradcheck", "apply", "reports", "resources", "experiment", "tune", "console",
+          "cli"]
 NUMERICAL_CORE = {"nn", "optim", "train"}
 CORE_ALLOWED = {"numpy", "dlcli", "math", "time", "dataclasses", "typing", "collections",
                 "types", "__future__"}

@@ -55,6 +55,7 @@ from dlcli.data import csv_arrow
 from dlcli.data.mapped import map_array
 from dlcli.data.table import Table
 from dlcli.errors import DataError
+from dlcli.npzfile import open_npz
 from dlcli.registry import did_you_mean
 
 _FINITE_BLOCK_ROWS = 65536  # rows checked at a time in NPZ/NPY features (which may be a map)
@@ -438,18 +439,15 @@ def _is_mnist_layout(keys: list[str]) -> bool:
 
 def read_npz(path: str, *, half: str = "train", memory_map: bool = False) -> Table:
     """An NPZ file with ``X`` and ``y``, or one half of a Keras-style ``mnist.npz``."""
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            keys = list(npz.files)
-            if _is_mnist_layout(keys):
-                return _read_mnist(npz, keys, path, half)
-            X = _array(npz, keys, "X", path)
-            if memory_map:
-                X = _mapped(path, "X", X)
-            y = _array(npz, keys, "y", path)
-            return _npz_table(X, y, path, "X", "y", kind="npz")
-    except (OSError, zipfile.BadZipFile, EOFError, ValueError) as exc:
-        raise DataError(f"is not a readable NPZ file ({exc})", file=path) from None
+    with open_npz(path, lambda reason: DataError(reason, file=path)) as npz:
+        keys = list(npz.files)
+        if _is_mnist_layout(keys):
+            return _read_mnist(npz, keys, path, half)
+        X = _array(npz, keys, "X", path)
+        if memory_map:
+            X = _mapped(path, "X", X)
+        y = _array(npz, keys, "y", path)
+        return _npz_table(X, y, path, "X", "y", kind="npz")
 
 
 def _mapped(path: str, member: str | None, array: Any) -> Any:

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 import os
-import zipfile
 from typing import Any
 
 import numpy as np
 
 from dlcli.errors import RunError
+from dlcli.npzfile import read_npz_arrays
 from dlcli.runs.files import write_npz
 
 META = "__meta__"
@@ -59,13 +59,7 @@ def _unflatten(meta: dict[str, Any], prefix: str, arrays: dict[str, np.ndarray])
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The state written by ``save_checkpoint``; a RunError if the file is unusable."""
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files}
-    except FileNotFoundError:
-        raise RunError(f"no checkpoint at {path}") from None
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise RunError(f"checkpoint {path} is unreadable: {exc}") from None
+    arrays = read_npz_arrays(path, lambda reason: RunError(f"checkpoint {path} {reason}"))
     if META not in arrays:
         raise RunError(f"{path} is not a dlcli checkpoint")
     meta = json.loads(arrays.pop(META).tobytes().decode("utf-8"))

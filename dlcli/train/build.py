@@ -7,6 +7,7 @@ from dlcli.config.schema import Config
 from dlcli.data import load_data
 from dlcli.data.dataset import Dataset
 from dlcli.errors import ConfigError
+from dlcli.npzfile import read_npz_arrays
 from dlcli.nn.losses import output_for
 from dlcli.nn.network import Network
 from dlcli.optim.optimizers import Optimizer, make_optimizer
@@ -17,6 +18,12 @@ def load_run_data(config: Config) -> Dataset:
     """The run's data, drawn from its data stream: training and applying a run (evaluation on
     the run's own splits) both get it here, so they see the same examples."""
     return load_data(config.data, Streams.from_seed(config.seed).data, config.training.dtype)
+
+
+def layer_sizes(config: Config, n_features: int, n_classes: int) -> list[int]:
+    """Units per layer, input first: what ``build_network`` will build."""
+    output = output_for(config.model.output, n_classes)
+    return [n_features, *config.model.hidden, output.units(n_classes)]
 
 
 def build_network(config: Config, n_features: int, n_classes: int,
@@ -38,15 +45,8 @@ def build_network(config: Config, n_features: int, n_classes: int,
 
 def load_initial_params(network: Network, path: str) -> None:
     """``model.init_from``: start from a params.npz, its shapes checked against the network."""
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            params = {key: npz[key] for key in npz.files}
-    except FileNotFoundError:
-        raise ConfigError("model.init_from", message=f"model.init_from: {path} does not "
-                          "exist") from None
-    except (OSError, ValueError) as exc:
-        raise ConfigError("model.init_from", message=f"model.init_from: {path} is not a "
-                          f"readable .npz file ({exc})") from None
+    params = read_npz_arrays(path, lambda reason: ConfigError(
+        "model.init_from", message=f"model.init_from: {path} {reason}"))
     try:
         network.set_params(params)
     except ValueError as exc:
