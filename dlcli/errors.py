@@ -66,6 +66,14 @@ def shown(value: Any) -> str:
     return text if len(text) <= LIMIT else text[:LIMIT - 3] + "..."
 
 
+def shown_name(name: str) -> str:
+    """A key or file name as a message shows it: as written when it is short and printable,
+    else quoted and bounded like any value (a key may hold a newline or a megabyte)."""
+    name = str(name)
+    return name if len(name) <= 60 and name.isprintable() and name.strip() == name and name \
+        else shown(name)
+
+
 class ConfigError(InputError):
     """A config value is wrong: names the key path, the bad value and what is allowed."""
 

@@ -316,7 +316,7 @@ def resume(run_dir: str | Path, runs_dir: str | Path | None = None, *,
     # training.log_grad_norms turned off leaves out the parent's gradient-norm cells.
     columns = trainer.history_columns()
     trainer.history = [{key: row.get(key) for key in columns}
-                       for row in read_history(parent / HISTORY_FILE) if row["epoch"] <= start]
+                       for row in _parent_history(parent, start)]
     path = create_run_dir(runs_dir if runs_dir is not None else parent.parent,
                           config.name or "run")
     return _train_in(path, prepared, overrides=overrides, log=log, on_start=on_start,
@@ -331,6 +331,31 @@ def _confusion(trainer: Trainer) -> dict[str, Any] | None:
     if split is None:
         return None
     return confusion_block(name, split.y, trainer.network.predict(split.X), data.class_names)
+
+
+def _parent_history(parent: Path, start: int) -> list[dict[str, Any]]:
+    """The parent's history rows up to its checkpoint's epoch ``start``; an InputError naming
+    history.csv when they do not reach it (the resumed history would have a hole)."""
+    path = parent / HISTORY_FILE
+    try:
+        rows = read_history(path)
+    except FileNotFoundError:
+        rows = []
+    except UnicodeDecodeError:
+        raise InputError(f"cannot resume {parent}: {path} is not UTF-8 text") from None
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot resume {parent}: {path} cannot be read ({exc})") from None
+    kept = [row for row in rows if row[EPOCH] is not None and row[EPOCH] <= start]
+    epochs = [row[EPOCH] for row in kept]
+    if any(b <= a for a, b in zip(epochs, epochs[1:])):
+        raise InputError(f"cannot resume {parent}: {path} repeats or reorders epochs; it must "
+                         "hold each epoch once, in order")
+    if not epochs or epochs[0] != 0 or epochs[-1] != start:
+        last = f"ends at epoch {epochs[-1]}" if epochs else "holds no rows"
+        raise InputError(f"cannot resume {parent}: {path} {last} but checkpoint.npz is at "
+                         f"epoch {start}; the resumed history would miss epochs (was "
+                         f"{HISTORY_FILE} cut or edited?)")
+    return kept
 
 
 def _finish(trainer: Trainer, path: Path, started: str, say: Log,

@@ -126,3 +126,24 @@ def test_killed_run_resumes_from_its_checkpoint(tmp_path):
     child = next(p for p in runs.iterdir() if p != run)
     assert metrics(child)["epochs_run"] == target
     assert [int(r["epoch"]) for r in history(child)] == list(range(target + 1))
+
+
+def test_a_parent_history_that_does_not_reach_its_checkpoint_is_refused(tmp_path):
+    runs = tmp_path / "runs"
+    config = write_config(tmp_path, dict(SMALL, training={"epochs": 20, "checkpoint_every": 5}))
+    assert runner.invoke(app, ["train", str(config), "--runs-dir", str(runs), "-q"]
+                         ).exit_code == 0
+    parent = only_run(runs)
+    lines = (parent / "history.csv").read_text().splitlines(keepends=True)
+    (parent / "history.csv").write_text("".join(lines[:11]))   # header and epochs 0-9
+    result = runner.invoke(app, ["resume", str(parent), "--epochs", "25", "-q"])
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == (
+        f"error: cannot resume {parent}: {parent / 'history.csv'} ends at epoch 9 but "
+        "checkpoint.npz is at epoch 20; the resumed history would miss epochs (was "
+        "history.csv cut or edited?)")
+    assert [p.name for p in runs.iterdir()] == [parent.name]   # no new run directory
+    # rows out of order are refused too
+    (parent / "history.csv").write_text(lines[0] + "".join(lines[1:22][::-1]))
+    result = runner.invoke(app, ["resume", str(parent), "--epochs", "25", "-q"])
+    assert result.exit_code == 2 and "repeats or reorders epochs" in result.output

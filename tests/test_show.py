@@ -134,3 +134,19 @@ def test_show_a_real_run(tmp_path: Path) -> None:
     assert float(top.split("|")[0]) == pytest.approx(highest, rel=1e-3)
     final = next(line for line in result.stdout.splitlines() if "│ final" in line)
     assert [c.strip() for c in final.strip("│").split("│")][1] == str(metrics["final"]["epoch"])
+
+
+@pytest.mark.parametrize("name,content,expected", [
+    ("metrics.json", b'{"status": "\xff"}', "metrics.json is not UTF-8 text (byte 0xff at "
+                                             "position 12)"),
+    ("metrics.json", b'{"epochs_run": ' + b"9" * 5000 + b"}", "metrics.json: "),
+    ("config.yaml", b"name: \xfe\n", "config.yaml is not UTF-8 text (byte 0xfe"),
+    ("history.csv", b"epoch,cost\n0,\xff\n", "history.csv is not UTF-8 text (byte 0xff"),
+])
+def test_show_names_the_file_that_holds_bytes_it_cannot_read(tmp_path: Path, name, content,
+                                                              expected) -> None:
+    run = write_run(tmp_path, "bytes", costs=[0.7, 0.6])
+    (run / name).write_bytes(content)
+    result = invoke(run)
+    assert result.exit_code == 1
+    assert expected in result.stderr and "Traceback" not in result.output

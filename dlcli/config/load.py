@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from dlcli.config import safe_yaml
 from dlcli.config.schema import NAME_PATTERN, Config
-from dlcli.errors import ConfigError
+from dlcli.errors import ConfigError, shown, shown_name
 from dlcli.registry import did_you_mean
 
 # Keys whose values are free-form mappings (checked later by the stage that uses them).
@@ -94,7 +94,7 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
                     hint = did_you_mean(part, allowed)
                     listing = f"keys at {where}: {', '.join(allowed)}" if allowed else \
                         f"{where} has no sub-keys"
-                    raise ConfigError("--set " + key, value, listing, hint)
+                    raise ConfigError("--set " + shown_name(key), value, listing, hint)
             if depth == len(parts) - 1:
                 node[part] = value
             else:
@@ -124,7 +124,7 @@ def _key_path(error: dict[str, Any], raw: dict[str, Any]) -> list[str]:
 
 
 def _join(parts: list[str]) -> str:
-    return ".".join(parts).replace(".[", "[")
+    return ".".join(shown_name(p) for p in parts).replace(".[", "[")
 
 
 def _lower(text: str) -> str:
@@ -140,7 +140,7 @@ def _format_error(errors: list[dict[str, Any]], raw: dict[str, Any]) -> ConfigEr
         section = _schema_at([p for p in parts[:-1] if not p.startswith("[")])
         allowed = list(section.model_fields) if section else []
         hint = did_you_mean(parts[-1], allowed)
-        return ConfigError(path, message=f"{path}: unknown key {parts[-1]!r}"
+        return ConfigError(path, message=f"{path}: unknown key {shown(parts[-1])}"
                            + (f" ({hint})" if hint else "")
                            + f"; allowed keys here: {', '.join(allowed)}")
     if kind == "missing":

@@ -154,8 +154,9 @@ def _join(path: str, name: str | None) -> str:
 def load(text: str, source: str = "") -> Any:
     """The value of one YAML document, or a ConfigError that names ``source`` and the line."""
     prefix = f"{source}: " if source else ""
-    loader = _Loader(text)
+    loader: _Loader | None = None
     try:
+        loader = _Loader(text)   # the reader refuses control characters here already
         root = loader.get_single_node()
         if root is None:
             return None
@@ -176,10 +177,11 @@ def load(text: str, source: str = "") -> Any:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
+        problem = getattr(exc, "problem", None) or getattr(exc, "reason", None) or str(exc)
         raise ConfigError("", message=f"{prefix}malformed YAML{where}: {problem}") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def scalar(text: str, source: str = "") -> Any:

@@ -155,14 +155,28 @@ def read_history(path: str | os.PathLike[str]) -> list[HistoryRow]:
     return rows
 
 
+def _text(path: Path) -> str:
+    """A run file's text; bytes that are not UTF-8 are a ValueError naming the file."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path.name} is not UTF-8 text (byte 0x{data[exc.start]:02x} at "
+                         f"position {exc.start})") from None
+
+
 def _read_metrics(path: Path) -> dict[str, Any]:
     try:
-        metrics = json.loads(path.read_text(encoding="utf-8"))
+        metrics = json.loads(_text(path))
     except FileNotFoundError:
         raise ValueError(f"{METRICS_FILE} is missing") from None
     except json.JSONDecodeError as exc:
         raise ValueError(f"{METRICS_FILE} is not valid JSON ({exc.msg} at line {exc.lineno}, "
                          f"column {exc.colno})") from None
+    except ValueError as exc:   # not UTF-8, or a number past Python's 4,300 digits
+        message = str(exc)
+        raise ValueError(message if message.startswith(METRICS_FILE)
+                         else f"{METRICS_FILE}: {message}") from None
     if not isinstance(metrics, dict):
         raise ValueError(f"{METRICS_FILE} holds a JSON {type(metrics).__name__}, not an object")
     return metrics
@@ -172,7 +186,7 @@ def _read_yaml(path: Path, kind: type, default: Any) -> Any:
     if not path.is_file():
         return default
     try:
-        value = yaml.safe_load(path.read_text(encoding="utf-8"))
+        value = yaml.safe_load(_text(path))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
@@ -222,7 +236,10 @@ def read_run(path: str | os.PathLike[str]) -> RunRecord:
     if (path / HISTORY_FILE).is_file():
         try:
             history = read_history(path / HISTORY_FILE)
-        except (OSError, UnicodeDecodeError, ValueError, csv.Error) as exc:
+        except UnicodeDecodeError as exc:
+            problems.append(f"{HISTORY_FILE} is not UTF-8 text (byte "
+                            f"0x{exc.object[exc.start]:02x} at position {exc.start})")
+        except (OSError, ValueError, csv.Error) as exc:
             problems.append(f"{HISTORY_FILE}: {exc}")
     name = metrics.get("name") or config.get("name") or _name_from_dir(path)
     status = UNREADABLE if problems else str(metrics.get("status") or "unknown")

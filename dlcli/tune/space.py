@@ -31,7 +31,7 @@ import numpy as np
 import yaml
 
 from dlcli.config import apply_overrides, safe_yaml, validate
-from dlcli.errors import ConfigError
+from dlcli.errors import ConfigError, shown
 from dlcli.registry import did_you_mean
 
 UNIFORM = "uniform"
@@ -186,7 +186,8 @@ def _flatten(data: Mapping[Any, Any], prefix: str, where: str) -> dict[str, Any]
     flat: dict[str, Any] = {}
     for key, value in data.items():
         if not isinstance(key, str) or not key.strip():
-            raise ConfigError(f"{where} key {key!r}", message=f"{where}: key {key!r} is not a "
+            raise ConfigError(f"{where} key {shown(key)}",
+                              message=f"{where}: key {shown(key)} is not a "
                               "config key path like optimizer.learning_rate")
         path = f"{prefix}{key.strip()}"
         if isinstance(value, Mapping) and not _is_distribution(value):
