@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from dlcli.cli.app import app
 
 runner = CliRunner()
-SETTINGS = settings(max_examples=25, deadline=None, database=None,
+SETTINGS = settings(max_examples=15, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow])
 
 BASE: dict[str, Any] = {"data": {"dataset": "moons", "options": {"n_samples": 60}},
