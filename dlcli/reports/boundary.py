@@ -5,9 +5,9 @@ plane, filled by class, with the training points on top in the same colours. The
 data's own (raw, unnormalised) coordinates: the network is fed the grid through the run's fitted
 normalisation, so the axes read in the units of the data file.
 
-``from_trained`` takes a network and its data in memory (the end of a run); ``from_run`` rebuilds
-both from a run directory: the network from config.yaml and params.npz, the training points by
-loading the data again with the run's seeded data stream (the split is the one the run trained on).
+``from_trained`` takes a network and its data in memory (the end of a run); ``from_run`` takes a
+run directory: the network through ``dlcli.apply.load_run``, the training points by loading the
+data again with the run's seeded data stream (the split is the one the run trained on).
 """
 from __future__ import annotations
 
@@ -19,13 +19,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from dlcli.apply import load_run
 from dlcli.config.load import load_config, read_yaml
 from dlcli.data import load_data
 from dlcli.data.dataset import Dataset
-from dlcli.errors import InputError
 from dlcli.nn.network import Network
 from dlcli.run_schema import CONFIG_FILE, PARAMS_FILE
-from dlcli.train.build import build_network
 from dlcli.train.streams import Streams
 
 if TYPE_CHECKING:
@@ -51,15 +50,25 @@ def from_trained(network: Network, data: Dataset) -> BoundaryInputs | None:
     """The inputs for a network trained on ``data``; None unless the data has 2 features."""
     if data.n_features != 2:
         return None
-    shift = np.zeros(2) if data.shift is None else np.asarray(data.shift, dtype=float)
-    scale = np.ones(2) if data.scale is None else np.asarray(data.scale, dtype=float)
+    shift, scale = _normalization(data)
 
     def predict(X: np.ndarray) -> np.ndarray:
         return network.predict((X - shift) / scale)
 
-    X = np.asarray(data.train.X, dtype=float) * scale + shift
-    return BoundaryInputs(predict, X, np.asarray(data.train.y), list(data.class_names),
-                          list(data.feature_names))
+    return BoundaryInputs(predict, _raw_points(data), np.asarray(data.train.y),
+                          list(data.class_names), list(data.feature_names))
+
+
+def _normalization(data: Dataset) -> tuple[np.ndarray, np.ndarray]:
+    shift = np.zeros(2) if data.shift is None else np.asarray(data.shift, dtype=float)
+    scale = np.ones(2) if data.scale is None else np.asarray(data.scale, dtype=float)
+    return shift, scale
+
+
+def _raw_points(data: Dataset) -> np.ndarray:
+    """The training points in the data's own units (the normalisation undone)."""
+    shift, scale = _normalization(data)
+    return np.asarray(data.train.X, dtype=float) * scale + shift
 
 
 def two_features(run_dir: str | os.PathLike[str]) -> bool:
@@ -73,20 +82,23 @@ def two_features(run_dir: str | os.PathLike[str]) -> bool:
 
 def from_run(run_dir: str | os.PathLike[str]) -> BoundaryInputs | None:
     """The inputs for a finished run directory; None when its network does not take 2 features
-    or it has no params.npz. Raises InputError when its config or data cannot be loaded again."""
+    or it has no params.npz. The network is the run's own (``dlcli.apply.load_run``: raw
+    features in, inference mode); the training points are drawn again from the run's config with
+    its data stream, so they are the split it trained on. Raises InputError when the run or its
+    data cannot be loaded again."""
     run_dir = Path(run_dir)
     if not two_features(run_dir):
         return None
+    model = load_run(run_dir)
     config = load_config(raw=read_yaml(run_dir / CONFIG_FILE))
     streams = Streams.from_seed(config.seed)   # the data stream, as the run drew it
     data = load_data(config.data, streams.data, config.training.dtype)
-    network = build_network(config, data.n_features, data.n_classes, streams.init)
-    try:
-        with np.load(run_dir / PARAMS_FILE, allow_pickle=False) as npz:
-            network.set_params({key: npz[key] for key in npz.files})
-    except ValueError as exc:
-        raise InputError(f"{run_dir / PARAMS_FILE} does not fit its config: {exc}") from None
-    return from_trained(network, data)
+
+    def predict(X: np.ndarray) -> np.ndarray:   # class indices, as data.train.y holds them
+        return model.predict_proba(X).argmax(axis=1)
+
+    return BoundaryInputs(predict, _raw_points(data), np.asarray(data.train.y),
+                          list(data.class_names), list(model.feature_names))
 
 
 def _cmap(n_classes: int):  # type: ignore[no-untyped-def]
