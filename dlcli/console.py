@@ -11,6 +11,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -25,11 +26,12 @@ out = Console(highlight=False, soft_wrap=True)
 
 
 def error(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    """``error: message`` on one line (the console never wraps it)."""
+    err.print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False)
 
 
 def warn(message: str) -> None:
-    err.print(f"[yellow]{message}[/]")
+    err.print(f"[yellow]{escape(message)}[/]")
 
 
 def info(message: str) -> None:
@@ -44,49 +46,71 @@ def _fmt(value: Any, digits: int = 4) -> str:
     return str(value)
 
 
-class ProgressBar(Callback):
-    """A rich progress bar over epochs showing the current cost and dev accuracy.
+class Bar:
+    """The one progress bar dlcli draws (stderr): description, a bar, done/total ``unit``, a
+    short note (the latest figures), elapsed and remaining time.
 
-    Updates at most ten times a second, so drawing costs nothing next to training."""
+    ``update`` redraws at most ten times a second unless ``force`` is given, so a caller may
+    call it after every epoch at no cost next to training."""
 
-    def __init__(self, total_epochs: int, description: str = "training",
+    def __init__(self, description: str, total: int, unit: str,
                  console: Console | None = None) -> None:
-        self.total = total_epochs
-        self.description = description
+        self.description, self.total, self.unit = description, total, unit
         self.console = console or err
         self._progress: Progress | None = None
         self._task: Any = None
         self._last = 0.0
-        self._fields = {"cost": "-", "dev": ""}
 
-    def on_train_begin(self, trainer: Trainer) -> None:
+    def start(self, completed: int = 0) -> None:
         self._progress = Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("epochs  cost {task.fields[cost]}{task.fields[dev]}"),
+            TextColumn(f"{self.unit}  {{task.fields[note]}}", markup=False),
             TimeElapsedColumn(), TimeRemainingColumn(), console=self.console, transient=False)
         self._progress.start()
         self._task = self._progress.add_task(self.description, total=self.total,
-                                             completed=trainer.progress.epoch, **self._fields)
+                                             completed=completed, note="")
 
-    def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
+    def update(self, completed: int, note: str, *, force: bool = False) -> None:
         now = time.monotonic()
-        if now - self._last < 0.1 and row["epoch"] < self.total:
+        if self._progress is None or (not force and now - self._last < 0.1):
             return
         self._last = now
-        self._update(row)
+        self._progress.update(self._task, completed=completed, note=note)
 
-    def _update(self, row: dict[str, Any]) -> None:
-        assert self._progress is not None
+    def print(self, text: str, style: str | None = None) -> None:
+        """A line above the bar (the bar stays at the bottom)."""
+        target = self._progress.console if self._progress is not None else self.console
+        target.print(text, style=style, markup=False, highlight=False)
+
+    def stop(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+
+class ProgressBar(Callback):
+    """Training progress over epochs on a ``Bar``, showing the cost and dev accuracy."""
+
+    def __init__(self, total_epochs: int, description: str = "training",
+                 console: Console | None = None) -> None:
+        self.bar = Bar(description, total_epochs, "epochs", console)
+
+    def on_train_begin(self, trainer: Trainer) -> None:
+        self.bar.start(trainer.progress.epoch)
+        self.bar.update(trainer.progress.epoch, f"cost {_fmt(None)}", force=True)
+
+    def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
+        self._update(row, force=row["epoch"] >= self.bar.total)
+
+    def _update(self, row: dict[str, Any], force: bool) -> None:
         dev = row.get(DEV_ACCURACY)
-        self._progress.update(self._task, completed=row["epoch"], cost=_fmt(row.get(COST)),
-                              dev=f"  dev acc {dev:.3f}" if dev is not None else "")
+        self.bar.update(row["epoch"], f"cost {_fmt(row.get(COST))}"
+                        + (f"  dev acc {dev:.3f}" if dev is not None else ""), force=force)
 
     def on_train_end(self, trainer: Trainer) -> None:
-        if self._progress is None:
-            return
         if trainer.history:
-            self._update(trainer.history[-1])
-        self._progress.stop()
+            self._update(trainer.history[-1], force=True)
+        self.bar.stop()
 
 
 def summary_table(metrics: dict[str, Any]) -> Table:

@@ -119,3 +119,10 @@ class WriteError(RunError):
         self.path, self.error = path, error
         reason = error.strerror or str(error) or type(error).__name__
         super().__init__(f"{reason[:1].lower()}{reason[1:]} while writing {path}")
+
+
+class Interrupted(DlcliError):
+    """Work stopped by the user (Ctrl-C) after keeping what it had: exit code 130. The message
+    says what was kept and how to continue."""
+
+    exit_code = 130

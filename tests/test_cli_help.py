@@ -13,8 +13,15 @@ COMMANDS = sorted(cmd.name or cmd.callback.__name__ for cmd in app.registered_co
 runner = CliRunner()
 
 
-def test_all_commands_are_registered():
-    assert {"train", "resume", "gradcheck", "compare", "show"} <= set(COMMANDS)
+def documented_commands() -> set[str]:
+    """The commands in the README's commands table (rows starting ``| `dlcli NAME``)."""
+    return {line.split("`dlcli ", 1)[1].split()[0].rstrip("`") for line in README.splitlines()
+            if line.startswith("| `dlcli ")}
+
+
+def test_the_app_has_exactly_the_commands_the_readme_table_lists():
+    assert {"train", "resume", "gradcheck", "compare", "show", "tune"} <= documented_commands()
+    assert set(COMMANDS) == documented_commands()
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -22,7 +29,7 @@ def test_command_has_help_and_is_documented(command):
     result = runner.invoke(app, [command, "--help"])
     assert result.exit_code == 0
     assert "Usage" in result.output and len(result.output) > 200
-    assert f"dlcli {command}" in README
+    assert f"| `dlcli {command}" in README   # a row of the commands table
 
 
 @pytest.mark.parametrize("command", COMMANDS)

@@ -5,21 +5,18 @@ import json
 from pathlib import Path
 
 import pytest
-import typer
 import yaml
 from typer.testing import CliRunner
 
-from dlcli.cli.show import show
+from dlcli.cli.app import app
 from dlcli.runs.reader import read_history
 from test_compare import train, write_run
 
-app = typer.Typer()
-app.command()(show)
 runner = CliRunner()
 
 
 def invoke(*args: object):  # noqa: ANN201 - typer's Result
-    return runner.invoke(app, [str(a) for a in args])
+    return runner.invoke(app, ["show", *(str(a) for a in args)])
 
 
 def config_lines(stdout: str) -> list[str]:

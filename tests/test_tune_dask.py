@@ -6,13 +6,12 @@ import os
 from pathlib import Path
 
 import pytest
-import typer
 import yaml
 from typer.testing import CliRunner
 
 distributed = pytest.importorskip("distributed")
 
-from dlcli.cli.tune import tune  # noqa: E402
+from dlcli.cli.app import app  # noqa: E402
 from dlcli.errors import InputError  # noqa: E402
 from dlcli.tune.executors import DaskExecutor, worker_report  # noqa: E402
 from dlcli.tune.search import Search  # noqa: E402
@@ -53,9 +52,7 @@ def test_a_search_runs_on_the_dask_cluster(tmp_path, cluster):
 def test_cli_executor_dask(tmp_path, cluster):
     config = tmp_path / "exp.yaml"
     config.write_text(yaml.safe_dump({**BASE, "search": SPACE}))
-    app = typer.Typer()
-    app.command()(tune)
-    result = CliRunner().invoke(app, [str(config), "--trials", "2", "--executor", "dask",
+    result = CliRunner().invoke(app, ["tune", str(config), "--trials", "2", "--executor", "dask",
                                       "--scheduler", cluster.scheduler_address,
                                       "--runs-dir", str(tmp_path / "runs")])
     assert result.exit_code == 0, result.output

@@ -7,16 +7,14 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
 import pytest
-import typer
 import yaml
 from typer.testing import CliRunner
 
-from dlcli.cli.tune import tune
+from dlcli.cli.app import app
 from dlcli.config import load_config, read_yaml
 from dlcli.experiment import run
 from dlcli.tune.executors import InProcessExecutor, LocalExecutor, worker_report
@@ -31,8 +29,6 @@ SPACE = {"optimizer.learning_rate": {"log_uniform": [1e-3, 1e-1]},
          "optimizer.beta1": {"one_minus_log_uniform": [0.8, 0.99]},
          "model.activation": {"choice": ["relu", "tanh"]}}
 
-app = typer.Typer()
-app.command()(tune)
 runner = CliRunner()
 
 
@@ -274,7 +270,7 @@ def write(path: Path, data) -> Path:
 
 def test_cli_runs_a_search_from_the_configs_search_section(tmp_path):
     config = write(tmp_path / "exp.yaml", {**BASE, "search": SPACE})
-    result = runner.invoke(app, [str(config), "--trials", "2", "--rounds", "2",
+    result = runner.invoke(app, ["tune", str(config), "--trials", "2", "--rounds", "2",
                                  "--workers", "1", "--runs-dir", str(tmp_path / "runs")])
     assert result.exit_code == 0, result.output
     path = Path(result.stdout.strip().splitlines()[-1])
@@ -285,16 +281,13 @@ def test_cli_runs_a_search_from_the_configs_search_section(tmp_path):
 def test_cli_space_file_wins_over_the_config_and_compare_reads_the_search(tmp_path):
     config = write(tmp_path / "exp.yaml", {**BASE, "search": {"nonsense.key": {"uniform": [0, 1]}}})
     space = write(tmp_path / "space.yaml", {"regularization.l2": {"log_uniform": [1e-4, 1e-2]}})
-    result = runner.invoke(app, [str(config), "--space", str(space), "--trials", "3", "-q",
+    result = runner.invoke(app, ["tune", str(config), "--space", str(space), "--trials", "3", "-q",
                                  "--workers", "1", "--runs-dir", str(tmp_path / "runs")])
     assert result.exit_code == 0, result.output
     path = Path(result.stdout.strip().splitlines()[-1])
     assert list(rows(path)[0])[4] == "regularization.l2"
 
-    from dlcli.cli.compare import compare
-    compare_app = typer.Typer()
-    compare_app.command()(compare)
-    shown = runner.invoke(compare_app, [str(path), "--format", "json"])
+    shown = runner.invoke(app, ["compare", str(path), "--format", "json"])
     assert shown.exit_code == 0, shown.output
     runs = json.loads(shown.stdout)
     assert len(runs) == 3 and {r["status"] for r in runs} == {"completed"}
@@ -309,7 +302,7 @@ def test_cli_space_file_wins_over_the_config_and_compare_reads_the_search(tmp_pa
 def test_cli_bad_space_is_exit_2_with_the_key_path_and_nothing_written(tmp_path, space, words):
     config = write(tmp_path / "exp.yaml", BASE)
     space_file = write(tmp_path / "space.yaml", space)
-    result = runner.invoke(app, [str(config), "--space", str(space_file), "--trials", "2",
+    result = runner.invoke(app, ["tune", str(config), "--space", str(space_file), "--trials", "2",
                                  "--runs-dir", str(tmp_path / "runs")])
     assert result.exit_code == 2
     text = " ".join(result.stderr.split())
@@ -326,16 +319,16 @@ def test_cli_bad_space_is_exit_2_with_the_key_path_and_nothing_written(tmp_path,
 ])
 def test_cli_bad_options_are_exit_2(tmp_path, args, words):
     config = write(tmp_path / "exp.yaml", {**BASE, "search": SPACE})
-    result = runner.invoke(app, [str(config), *args, "--runs-dir", str(tmp_path / "runs")])
+    result = runner.invoke(app, ["tune", str(config), *args, "--runs-dir", str(tmp_path / "runs")])
     assert result.exit_code == 2, result.output
     assert words in " ".join(result.stderr.split())
 
 
 def test_cli_resume_refuses_options_that_would_change_the_search(tmp_path):
     path = search(tmp_path, trials=1).run(InProcessExecutor()).path
-    result = runner.invoke(app, ["--resume", str(path), "--trials", "5"])
+    result = runner.invoke(app, ["tune", "--resume", str(path), "--trials", "5"])
     assert result.exit_code == 2 and "--trials" in result.stderr
-    again = runner.invoke(app, ["--resume", str(path), "--rounds", "2", "-w", "1", "-q"])
+    again = runner.invoke(app, ["tune", "--resume", str(path), "--rounds", "2", "-w", "1", "-q"])
     assert again.exit_code == 0, again.output
     assert len(rows(path)) == 2
 
@@ -344,48 +337,30 @@ def test_cli_exit_1_when_no_trial_succeeds(tmp_path):
     config = write(tmp_path / "exp.yaml", {**BASE, "optimizer": {"name": "gd"},
                                            "search": {"optimizer.learning_rate":
                                                       {"log_uniform": [1e5, 1e6]}}})
-    result = runner.invoke(app, [str(config), "--trials", "2", "-w", "1",
+    result = runner.invoke(app, ["tune", str(config), "--trials", "2", "-w", "1",
                                  "--runs-dir", str(tmp_path / "runs")])
     assert result.exit_code == 1
     assert "no trial succeeded" in result.stderr
 
 
-def test_dlcli_app_has_the_tune_command(tmp_path):
-    from dlcli.cli.app import app as dlcli_app
-    names = {c.name or c.callback.__name__ for c in dlcli_app.registered_commands}
-    if "tune" not in names:
-        pytest.skip("dlcli tune is not registered in dlcli.cli.app yet")
+def test_dlcli_app_runs_a_search(tmp_path):
     config = write(tmp_path / "exp.yaml", {**BASE, "search": SPACE})
-    result = runner.invoke(dlcli_app, ["tune", str(config), "--trials", "2", "-w", "1", "-q",
+    result = runner.invoke(app, ["tune", str(config), "--trials", "2", "-w", "1", "-q",
                                        "--runs-dir", str(tmp_path / "runs")])
     assert result.exit_code == 0, result.output
     assert len(rows(Path(result.stdout.strip().splitlines()[-1]))) == 2
-
-
-CLI_SCRIPT = textwrap.dedent("""
-    import sys
-    sys.path.insert(0, {root!r})
-    import typer
-    from dlcli.cli.tune import tune
-    app = typer.Typer()
-    app.command()(tune)
-    if __name__ == "__main__":
-        app()
-""")
 
 
 @pytest.mark.slow
 def test_ctrl_c_in_a_parallel_search_then_resume(tmp_path):
     """A real SIGINT to the dlcli process while two workers train: exit 130, finished trials
     kept, running trials recorded as interrupted in their run directories, resume completes."""
-    script = tmp_path / "tune_cli.py"
-    script.write_text(CLI_SCRIPT.format(root=str(ROOT)))
     # Trials of a few seconds: history.csv reaches the disk in half-second steps, and the
     # signal must land while the search is still running.
     slow = {**BASE, "training": {"epochs": 1500, "batch_size": 16}, "search": SPACE}
     config = write(tmp_path / "exp.yaml", slow)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, str(script), str(config), "--trials", "6",
+    proc = subprocess.Popen([sys.executable, "-m", "dlcli", "tune", str(config), "--trials", "6",
                              "--workers", "2", "-q", "--runs-dir", str(tmp_path / "runs")],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
@@ -413,7 +388,7 @@ def test_ctrl_c_in_a_parallel_search_then_resume(tmp_path):
     assert "running" not in [status_of(d) for d in trial_dirs(path)]
     assert json.loads((path / "summary.json").read_text())["status"] == "interrupted"
 
-    resumed = runner.invoke(app, ["--resume", str(path), "-w", "2", "-q"])
+    resumed = runner.invoke(app, ["tune", "--resume", str(path), "-w", "2", "-q"])
     assert resumed.exit_code == 0, resumed.output
     table = rows(path)
     assert [int(r["trial"]) for r in table] == list(range(1, 7))

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from dlcli.errors import InputError
+from dlcli.errors import InputError, RunError
 from dlcli.reports import compare as report
 from dlcli.reports.plots import FORMATS, plot_runs
 from dlcli.reports.smoothing import check_beta
@@ -26,15 +26,6 @@ class Format(str, Enum):
     markdown = "markdown"
     csv = "csv"
     json = "json"
-
-
-def fail(message: str, code: int) -> typer.Exit:
-    """Print ``error: message`` to stderr, on one line; the caller raises the returned Exit.
-
-    Not ``console.error``: rich wraps it at 80 columns when stderr is not a terminal.
-    """
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
 
 
 def output_console() -> Console:
@@ -99,17 +90,14 @@ def compare(
         "--all-params", help="Show every config value, not only those that differ.")] = False,
 ) -> None:
     """Compare runs: the config values that differ, final and best metrics, sorted by a metric."""
-    try:
-        if smooth is not None and plot is None:
-            raise InputError("--smooth changes the --plot figure; add --plot FILE.png")
-        if smooth is not None:
-            check_beta(smooth)
-        if plot is not None:
-            check_plot_path(plot)
-        records = read_runs(run_dirs)
-        comparison = report.compare_runs(records, metric, all_params)
-    except InputError as exc:
-        raise fail(str(exc), 2) from None
+    if smooth is not None and plot is None:
+        raise InputError("--smooth changes the --plot figure; add --plot FILE.png")
+    if smooth is not None:
+        check_beta(smooth)
+    if plot is not None:
+        check_plot_path(plot)
+    records = read_runs(run_dirs)
+    comparison = report.compare_runs(records, metric, all_params)
 
     if output_format is Format.json:
         typer.echo(report.to_json(comparison))
@@ -129,8 +117,8 @@ def compare(
         try:
             plot_runs(runs, plot, smooth=smooth)
         except OSError as exc:
-            raise fail(f"could not write {str(plot)!r}: {exc}", 1) from None
+            raise RunError(f"could not write {str(plot)!r}: {exc}") from None
         typer.echo(f"wrote {plot}", err=True)
 
     if not any(r.readable for r in records):
-        raise fail(f"none of the {len(records)} runs could be read", 1)
+        raise RunError(f"none of the {len(records)} runs could be read")

@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from dlcli import console
-from dlcli.cli.train import SetOption
+from dlcli.cli.options import SetOption
 from dlcli.config import load_config
 from dlcli.errors import InputError
 from dlcli.gradcheck import (BAD, DEFAULT_BATCH, DEFAULT_EPSILON, GREAT, Case, GradCheckResult,

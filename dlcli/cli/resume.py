@@ -6,8 +6,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from dlcli import console
-from dlcli.cli.train import SetOption
+from dlcli.cli.options import SetOption
+from dlcli.cli.train import run_and_report
 from dlcli.run_schema import CONFIG_FILE
 
 
@@ -31,6 +31,8 @@ def resume(
     --set may nudge what makes sense mid-run (learning rate, schedule, regularisation, dropout,
     batch size, early stopping), e.g. --set optimizer.learning_rate=0.001.
     """
+    from functools import partial
+
     from dlcli.config import load_config
     from dlcli.experiment import resume as resume_run
 
@@ -39,17 +41,5 @@ def resume(
     if total is None:
         total = load_config(run_dir / CONFIG_FILE, overrides).training.epochs \
             if (run_dir / CONFIG_FILE).exists() else 1
-    callbacks = [] if quiet else [console.ProgressBar(total, run_dir.name)]
-
-    def started(path: Path, prepared: object) -> None:
-        if not quiet:
-            console.info(f"run directory: {path}")
-
-    result = resume_run(run_dir, runs_dir, epochs=epochs, overrides=overrides,
-                        callbacks=callbacks, log=None if quiet else console.info,
-                        on_start=started)
-    if not quiet:
-        console.print_summary(result.metrics)
-    typer.echo(str(result.path))
-    if result.status in ("diverged", "failed"):
-        raise typer.Exit(1)
+    run_and_report(partial(resume_run, run_dir, runs_dir, epochs=epochs, overrides=overrides),
+                   epochs=total, description=run_dir.name, quiet=quiet)

@@ -11,8 +11,8 @@ from rich.syntax import Syntax
 from rich.table import Table
 
 from dlcli import console as cli_console
-from dlcli.cli.compare import fail, output_console
-from dlcli.errors import InputError
+from dlcli.cli.compare import output_console
+from dlcli.errors import InputError, RunError
 from dlcli.reports.compare import format_param, message
 from dlcli.reports.confusion import confusion_rows
 from dlcli.reports.plots import has_column, series
@@ -96,13 +96,10 @@ def show(
              "in [0, 1), e.g. 0.9.")] = None,
 ) -> None:
     """Show one run: its summary and metrics, its config and a terminal plot of its cost."""
-    try:
-        if smooth is not None:
-            check_beta(smooth)
-        check_run_dir(run_dir)
-        record = read_run(run_dir)
-    except InputError as exc:
-        raise fail(str(exc), 2) from None
+    if smooth is not None:
+        check_beta(smooth)
+    check_run_dir(run_dir)
+    record = read_run(run_dir)
 
     console: Console = output_console()
     facts = summary(record)
@@ -124,4 +121,4 @@ def show(
         for line in cost_plot(record, smooth, width):
             console.print(line, markup=False, highlight=False)
     if not record.readable:
-        raise fail(f"{run_dir} is unreadable: {record.unreadable}", 1)
+        raise RunError(f"{run_dir} is unreadable: {record.unreadable}")

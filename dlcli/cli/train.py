@@ -1,18 +1,39 @@
 """``dlcli train``: one config -> one run directory."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
 from dlcli import console
+from dlcli.cli.options import SetOption
 from dlcli.config import load_config
+from dlcli.errors import RunError
 
-SetOption = Annotated[Optional[list[str]], typer.Option(
-    "--set", "-s", metavar="KEY.PATH=VALUE",
-    help="Override a config value, e.g. --set optimizer.learning_rate=1e-3 (repeatable; "
-         "values are YAML scalars).")]
+if TYPE_CHECKING:
+    from dlcli.experiment import RunResult
+
+
+def run_and_report(launch: Callable[..., RunResult], *, epochs: int, description: str,
+                   quiet: bool) -> None:
+    """Start a run with ``launch`` (``experiment.run`` or ``experiment.resume`` with their
+    arguments bound), show its progress and summary on stderr, print its directory on stdout.
+
+    A diverged run is a RunError (exit code 1) that says why."""
+    callbacks = [] if quiet else [console.ProgressBar(epochs, description)]
+
+    def started(path: Path, prepared: Any) -> None:
+        if not quiet:
+            console.info(f"run directory: {path}")
+
+    result = launch(callbacks=callbacks, log=None if quiet else console.info, on_start=started)
+    if not quiet:
+        console.print_summary(result.metrics)
+    typer.echo(str(result.path))
+    if result.status == "diverged":
+        raise RunError(result.metrics.get("message") or "the run diverged")
 
 
 def train(
@@ -33,22 +54,11 @@ def train(
     run completed or stopped early, 1 when it diverged or failed, 2 for bad input, 130 when
     interrupted with Ctrl-C (the run keeps what it logged and can be resumed).
     """
+    from functools import partial
+
     from dlcli.experiment import run
 
     overrides = list(set_ or [])
     cfg = load_config(config, overrides, name=name)
-    callbacks = [] if quiet else [console.ProgressBar(cfg.training.epochs, cfg.name or "run")]
-
-    def started(path: Path, prepared: object) -> None:
-        if not quiet:
-            console.info(f"run directory: {path}")
-
-    result = run(cfg, runs_dir, overrides=overrides, callbacks=callbacks,
-                 log=None if quiet else console.info, on_start=started)
-    if not quiet:
-        console.print_summary(result.metrics)
-    typer.echo(str(result.path))
-    if result.status in ("diverged", "failed"):
-        if result.status == "diverged":
-            console.error(result.metrics.get("message", "the run diverged"))
-        raise typer.Exit(1)
+    run_and_report(partial(run, cfg, runs_dir, overrides=overrides),
+                   epochs=cfg.training.epochs, description=cfg.name or "run", quiet=quiet)

@@ -10,22 +10,16 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                           TimeElapsedColumn, TimeRemainingColumn)
 from rich.table import Table
 
 from dlcli import console
-from dlcli.errors import DlcliError, InputError
+from dlcli.cli.options import SetOption
+from dlcli.errors import InputError, Interrupted, RunError
 from dlcli.tune.executors import cpu_count, make_executor
 from dlcli.tune.search import (RoundInfo, Search, SearchCallback, SearchResult,
                                load_search_config, load_space_file, open_for_resume, ranked)
 from dlcli.tune.trials import Trial
 from dlcli.tune.space import yaml_value
-
-SetOption = Annotated[Optional[list[str]], typer.Option(
-    "--set", "-s", metavar="KEY.PATH=VALUE",
-    help="Override a base config value for every trial (repeatable; values are YAML scalars).")]
-
 
 class ExecutorKind(str, Enum):
     local = "local"
@@ -33,46 +27,40 @@ class ExecutorKind(str, Enum):
 
 
 class _Progress(SearchCallback):
-    """A rich progress bar over all trials, with the best metric so far."""
+    """Search progress over all trials on a ``console.Bar``, with the best metric so far."""
 
     def __init__(self, metric: str) -> None:
         self.metric = metric
-        self._bar: Progress | None = None
-        self._task: Any = None
+        self._bar: console.Bar | None = None
+        self._done = 0
 
     def on_search_begin(self, search: Search, total: int, done: int) -> None:
-        self._bar = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("trials  {task.fields[best]}"), TimeElapsedColumn(),
-            TimeRemainingColumn(), console=console.err, transient=False)
-        self._bar.start()
-        self._task = self._bar.add_task(search.settings.name, total=total, completed=done,
-                                        best="")
+        self._bar = console.Bar(search.settings.name, total, "trials")
+        self._bar.start(done)
+        self._done = done
 
     def on_round_begin(self, search: Search, info: RoundInfo, todo: int) -> None:
         assert self._bar is not None
         ranges = ", ".join(f"{k} {d.kind} [{d.low:.4g}, {d.high:.4g}]"
                            for k, d in info.space.items() if d.numeric)
-        self._bar.console.print(f"round {info.round}/{search.settings.rounds}: trials "
-                                f"{info.first}-{info.last}"
-                                + (f" ({todo} to run)" if todo != info.last - info.first + 1
-                                   else "") + (f"; {ranges}" if ranges else ""),
-                                markup=False, highlight=False)
+        self._bar.print(f"round {info.round}/{search.settings.rounds}: trials "
+                        f"{info.first}-{info.last}"
+                        + (f" ({todo} to run)" if todo != info.last - info.first + 1 else "")
+                        + (f"; {ranges}" if ranges else ""))
 
     def on_trial_end(self, search: Search, trial: Trial) -> None:
         assert self._bar is not None
         if not trial.succeeded:
-            self._bar.console.print(f"trial {trial.number} {trial.status}"
-                                    + (f": {trial.message}" if trial.message else ""),
-                                    style="yellow", markup=False, highlight=False)
+            self._bar.print(f"trial {trial.number} {trial.status}"
+                            + (f": {trial.message}" if trial.message else ""), style="yellow")
         best = search.best()
-        self._bar.update(self._task, advance=1,
-                         best=f"best {self.metric} {best.metric:.4g} (trial {best.number})"
-                         if best else "")
+        self._done += 1
+        self._bar.update(self._done, f"best {self.metric} {best.metric:.4g} (trial "
+                         f"{best.number})" if best else "", force=True)
 
     def on_round_end(self, search: Search, info: RoundInfo) -> None:
         if info.note and self._bar is not None:
-            self._bar.console.print(info.note, style="yellow", markup=False)
+            self._bar.print(info.note, style="yellow")
 
     def stop(self) -> None:
         if self._bar is not None:
@@ -95,13 +83,6 @@ def _top_table(result: SearchResult, count: int = 5) -> Table:
 
 def _short(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else yaml_value(value)
-
-
-def _fail(exc: DlcliError) -> typer.Exit:
-    # This command is also used outside dlcli's app (tests build their own Typer app), so it
-    # turns library errors into a message and an exit code itself.
-    console.error(str(exc))
-    return typer.Exit(exc.exit_code)
 
 
 def tune(
@@ -164,37 +145,34 @@ def tune(
     when at least one trial succeeded, 1 when none did, 2 for bad input, 130 on Ctrl-C (finished
     trials are kept; dlcli tune --resume SEARCH_DIR continues).
     """
-    try:
-        if resume is not None:
-            given = {"CONFIG": config, "--space": space, "--trials": trials, "--keep": keep,
-                     "--metric": metric, "--seed": seed, "--set": set_ or None, "--name": name}
-            clash = [option for option, value in given.items() if value is not None]
-            if clash:
-                raise InputError(f"--resume continues a search as it was set up: "
-                                 f"{', '.join(clash)} cannot be given with it (--rounds, "
-                                 "--workers, --executor and --scheduler can)")
-            search = open_for_resume(resume, rounds)
-        else:
-            if config is None:
-                raise InputError("give a CONFIG file (or --resume SEARCH_DIR)")
-            if trials is None:
-                raise InputError("give --trials N, the number of trials per round")
-            raw = load_search_config(config)
-            search = Search.create(
-                raw, runs_dir, space=load_space_file(space) if space is not None else None,
-                trials=trials, rounds=rounds or 1, keep=0.25 if keep is None else keep,
-                metric=metric, seed=seed, overrides=list(set_ or []), name=name)
-        if executor is ExecutorKind.local:
-            # More workers than a round has trials would only sit idle.
-            count: int | None = min(workers or cpu_count(), search.settings.trials)
-        elif workers is not None:
-            raise InputError("--workers is for --executor local; a Dask cluster has the "
-                             "workers it was started with")
-        else:
-            count = None
-        pool = make_executor(executor.value, count, scheduler)
-    except DlcliError as exc:
-        raise _fail(exc) from None
+    if resume is not None:
+        given = {"CONFIG": config, "--space": space, "--trials": trials, "--keep": keep,
+                 "--metric": metric, "--seed": seed, "--set": set_ or None, "--name": name}
+        clash = [option for option, value in given.items() if value is not None]
+        if clash:
+            raise InputError(f"--resume continues a search as it was set up: "
+                             f"{', '.join(clash)} cannot be given with it (--rounds, "
+                             "--workers, --executor and --scheduler can)")
+        search = open_for_resume(resume, rounds)
+    else:
+        if config is None:
+            raise InputError("give a CONFIG file (or --resume SEARCH_DIR)")
+        if trials is None:
+            raise InputError("give --trials N, the number of trials per round")
+        raw = load_search_config(config)
+        search = Search.create(
+            raw, runs_dir, space=load_space_file(space) if space is not None else None,
+            trials=trials, rounds=rounds or 1, keep=0.25 if keep is None else keep,
+            metric=metric, seed=seed, overrides=list(set_ or []), name=name)
+    if executor is ExecutorKind.local:
+        # More workers than a round has trials would only sit idle.
+        count: int | None = min(workers or cpu_count(), search.settings.trials)
+    elif workers is not None:
+        raise InputError("--workers is for --executor local; a Dask cluster has the "
+                         "workers it was started with")
+    else:
+        count = None
+    pool = make_executor(executor.value, count, scheduler)
 
     progress = None if quiet else _Progress(search.settings.metric)
     if not quiet:
@@ -208,25 +186,20 @@ def tune(
     except KeyboardInterrupt:
         if progress is not None:
             progress.stop()
-        console.error(f"interrupted; {len(search.trials)} finished trials are kept in "
-                      f"trials.csv. Continue with: dlcli tune --resume {search.path}")
         typer.echo(str(search.path))
-        raise typer.Exit(130) from None
-    except DlcliError as exc:
+        raise Interrupted(f"interrupted; {len(search.trials)} finished trials are kept in "
+                          f"trials.csv. Continue with: dlcli tune --resume {search.path}"
+                          ) from None
+    finally:
         if progress is not None:
             progress.stop()
-        raise _fail(exc) from None
-    finally:
         pool.close()
-    if progress is not None:
-        progress.stop()
     if not quiet:
         _summary(result)
     typer.echo(str(result.path))
     if result.best is None:
-        console.error("no trial succeeded (see the status and message columns of "
-                      f"{result.path / 'trials.csv'})")
-        raise typer.Exit(1)
+        raise RunError("no trial succeeded (see the status and message columns of "
+                       f"{result.path / 'trials.csv'})")
 
 
 def _summary(result: SearchResult) -> None:
