@@ -1,7 +1,10 @@
 """The config schema (SPEC section 0): one typed, validated object handed to every stage.
 
-Names of components are listed here as literals; ``tests/test_registries.py`` checks that they are
-exactly the names each registry accepts.
+The names a component field accepts are listed once, as the tuples below, and every ``Literal``
+type pydantic validates with is made from them; ``tests/test_registries.py`` checks that each
+tuple holds exactly the names its registry accepts (aliases included) and that the schema takes
+each of them. (The registries live in nn, optim and data, to the right of config in the package
+flow, so config cannot read them when its types are built.)
 """
 from __future__ import annotations
 
@@ -23,8 +26,8 @@ NORMALIZERS = ("none", "standardize", "minmax")
 DTYPES = ("float32", "float64")
 NAME_PATTERN = r"^[A-Za-z0-9._-]+$"   # a run name is part of a directory name
 
-Initializer = Literal["zeros", "random", "lecun", "tanh", "he", "xavier"]
-Activation = Literal["relu", "leaky_relu", "tanh", "sigmoid", "linear"]
+Initializer = Literal[INITIALIZERS]  # type: ignore[valid-type]
+Activation = Literal[ACTIVATIONS]  # type: ignore[valid-type]
 Probability = Annotated[float, Field(gt=0.0, le=1.0)]
 UnitInterval = Annotated[float, Field(ge=0.0, lt=1.0)]
 

@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from dlcli.config.schema import DataConfig
+from dlcli.config.schema import DTYPES, DataConfig
 from dlcli.data import files
 from dlcli.data.builtin import load_builtin
 from dlcli.data.dataset import Dataset, Split
@@ -51,7 +51,6 @@ from dlcli.data.mapped import MappedRows
 from dlcli.data.table import Table
 from dlcli.errors import ConfigError, DataError
 
-DTYPES = ("float32", "float64")
 
 
 def load_data(cfg: DataConfig, rng: np.random.Generator, dtype: np.dtype | str) -> Dataset:

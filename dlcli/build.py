@@ -1,0 +1,105 @@
+"""From a config to the numerical core's objects: network, optimiser, schedule, trainer.
+
+The core (nn, optim, train) takes plain values; this module reads them off a ``Config`` and the
+data's shape, and loads ``model.init_from``.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from dlcli.config.schema import Config
+from dlcli.data import Augmenter
+from dlcli.data.dataset import Dataset
+from dlcli.errors import ConfigError
+from dlcli.nn.losses import output_for
+from dlcli.nn.network import Network
+from dlcli.optim.optimizers import Optimizer, make_optimizer
+from dlcli.optim.schedules import make_schedule
+from dlcli.train.callbacks import Callback, EarlyStopping
+from dlcli.train.loop import Trainer
+from dlcli.train.streams import Streams
+
+
+def build_network(config: Config, n_features: int, n_classes: int,
+                  rng: np.random.Generator) -> Network:
+    """A freshly initialised network for ``config.model`` (weights from the init stream)."""
+    model = config.model
+    if model.output == "sigmoid" and n_classes != 2:
+        raise ConfigError("model.output", "sigmoid",
+                          f"a sigmoid output takes 2 classes and the data has {n_classes}; "
+                          "use softmax or auto")
+    output = output_for(model.output, n_classes)
+    bn = model.batch_norm
+    network = Network([n_features, *model.hidden, output.units(n_classes)], model.activations(),
+                      output, dtype=config.training.dtype, keep_probs=model.keep_probs(),
+                      batch_norm=(bn.momentum, bn.epsilon) if bn else None)
+    network.initialize(model.init, rng=rng, init_scale=model.init_scale)
+    return network
+
+
+def load_initial_params(network: Network, path: str) -> None:
+    """``model.init_from``: start from a params.npz, its shapes checked against the network."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            params = {key: npz[key] for key in npz.files}
+    except FileNotFoundError:
+        raise ConfigError("model.init_from", message=f"model.init_from: {path} does not "
+                          "exist") from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError("model.init_from", message=f"model.init_from: {path} is not a "
+                          f"readable .npz file ({exc})") from None
+    try:
+        network.set_params(params)
+    except ValueError as exc:
+        raise ConfigError("model.init_from", message=f"model.init_from: {path} does not fit "
+                          f"the architecture: {exc}") from None
+
+
+def build_optimizer(config: Config, network: Network) -> Optimizer:
+    opt = config.optimizer
+    return make_optimizer(opt.name, network.layout, network.dtype, beta=opt.beta,
+                          beta1=opt.beta1, beta2=opt.beta2, epsilon=opt.epsilon)
+
+
+def check_fits(config: Config, data: Dataset) -> list[str]:
+    """Hints (not errors) about the config for this data, e.g. a batch size not a power of 2."""
+    hints = []
+    size = config.training.batch_size
+    if size != "full" and size < data.train.m and size & (size - 1):
+        hints.append(f"training.batch_size {size} is not a power of two; 32, 64, 128, ... "
+                     "often run faster")
+    return hints
+
+
+def build_schedule(config: Config) -> Callable[[int], float]:
+    """Completed epochs -> learning rate, from ``optimizer.learning_rate`` and ``schedule``."""
+    sch = config.schedule
+    return make_schedule(sch.name, config.optimizer.learning_rate, interval=sch.interval,
+                         decay_rate=sch.decay_rate, base=sch.base, k=sch.k)
+
+
+def build_trainer(config: Config, data: Dataset, streams: Streams,
+                  callbacks: list[Callback] | None = None) -> Trainer:
+    """The trainer ``config`` describes for ``data``: network (initialised from the init
+    stream, or from ``model.init_from``), optimiser, schedule, early stopping, augmentation."""
+    network = build_network(config, data.n_features, data.n_classes, streams.init)
+    if config.model.init_from:
+        load_initial_params(network, config.model.init_from)
+    training = config.training
+    all_callbacks: list[Callback] = []
+    stopping = training.early_stopping
+    if stopping is not None:
+        all_callbacks.append(EarlyStopping(stopping.monitor, stopping.patience,
+                                           stopping.min_delta, stopping.restore_best,
+                                           stopping.mode))
+    all_callbacks += list(callbacks or [])
+    return Trainer(
+        network, build_optimizer(config, network), data, streams,
+        learning_rate=build_schedule(config), epochs=training.epochs,
+        batch_size=None if training.batch_size == "full" else training.batch_size,
+        shuffle=training.shuffle, l2=config.regularization.l2, l1=config.regularization.l1,
+        eval_every=training.eval_every, log_grad_norms=training.log_grad_norms,
+        augment=Augmenter(data, config.data.augment) if config.data.augment.active else None,
+        callbacks=all_callbacks)
