@@ -1,18 +1,21 @@
-"""From a config to the numerical core's objects: network, optimiser, schedule, trainer.
+"""From a config to the run's data and the numerical core's objects: network, optimiser,
+schedule, trainer.
 
 The core (nn, optim, train) takes plain values; this module reads them off a ``Config`` and the
 data's shape, and loads ``model.init_from``.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
 
 from dlcli.config.schema import Config
-from dlcli.data import Augmenter
+from dlcli.data import Augmenter, load_data
 from dlcli.data.dataset import Dataset
 from dlcli.errors import ConfigError
+from dlcli.npzfile import read_npz_arrays
 from dlcli.nn.losses import output_for
 from dlcli.nn.network import Network
 from dlcli.optim.optimizers import Optimizer, make_optimizer
@@ -20,6 +23,18 @@ from dlcli.optim.schedules import make_schedule
 from dlcli.train.callbacks import Callback, EarlyStopping
 from dlcli.train.loop import Trainer
 from dlcli.train.streams import Streams
+
+
+def load_run_data(config: Config) -> Dataset:
+    """The run's data, drawn from its data stream: training and applying a run (evaluation on
+    the run's own splits) both get it here, so they see the same examples."""
+    return load_data(config.data, Streams.from_seed(config.seed).data, config.training.dtype)
+
+
+def layer_sizes(config: Config, n_features: int, n_classes: int) -> list[int]:
+    """Units per layer, input first: what ``build_network`` will build."""
+    output = output_for(config.model.output, n_classes)
+    return [n_features, *config.model.hidden, output.units(n_classes)]
 
 
 def build_network(config: Config, n_features: int, n_classes: int,
@@ -41,15 +56,8 @@ def build_network(config: Config, n_features: int, n_classes: int,
 
 def load_initial_params(network: Network, path: str) -> None:
     """``model.init_from``: start from a params.npz, its shapes checked against the network."""
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            params = {key: npz[key] for key in npz.files}
-    except FileNotFoundError:
-        raise ConfigError("model.init_from", message=f"model.init_from: {path} does not "
-                          "exist") from None
-    except (OSError, ValueError) as exc:
-        raise ConfigError("model.init_from", message=f"model.init_from: {path} is not a "
-                          f"readable .npz file ({exc})") from None
+    params = read_npz_arrays(path, lambda reason: ConfigError(
+        "model.init_from", message=f"model.init_from: {path} {reason}"))
     try:
         network.set_params(params)
     except ValueError as exc:
@@ -80,6 +88,27 @@ def build_schedule(config: Config) -> Callable[[int], float]:
                          decay_rate=sch.decay_rate, base=sch.base, k=sch.k)
 
 
+# Random initial weights this many times larger through the network than He's (the product
+# over layers of init_scale / sqrt(2 / n[l-1])) blow activations and gradients up on their
+# own: the divergence is the initialisation's, whatever the learning rate.
+EXPLODING_GROWTH = 100.0
+
+
+def divergence_hint(config: Config, network: Network) -> str:
+    """What to change when the cost becomes non-finite: the initial scale when random
+    weights are far larger than He's, else the learning rate."""
+    model = config.model
+    if model.init == "random" and model.init_scale > 0:
+        growth = math.prod(model.init_scale / math.sqrt(2.0 / layer.n_in)
+                           for layer in network.layers)
+        if growth > EXPLODING_GROWTH:
+            return (f"model.init_scale {model.init_scale:g} makes the initial weights so "
+                    f"large that activations and gradients grow about {growth:,.0f}-fold "
+                    f"through the {len(network.layers)} layers (exploding gradients); "
+                    "use model.init=he or a smaller model.init_scale")
+    return "try a smaller optimizer.learning_rate"
+
+
 def build_trainer(config: Config, data: Dataset, streams: Streams,
                   callbacks: list[Callback] | None = None) -> Trainer:
     """The trainer ``config`` describes for ``data``: network (initialised from the init
@@ -102,4 +131,4 @@ def build_trainer(config: Config, data: Dataset, streams: Streams,
         shuffle=training.shuffle, l2=config.regularization.l2, l1=config.regularization.l1,
         eval_every=training.eval_every, log_grad_norms=training.log_grad_norms,
         augment=Augmenter(data, config.data.augment) if config.data.augment.active else None,
-        callbacks=all_callbacks)
+        divergence_hint=divergence_hint(config, network), callbacks=all_callbacks)

@@ -19,12 +19,14 @@ from typing import Any
 import numpy as np
 
 from dlcli import __version__
-from dlcli.config.load import load_config, parse_override, read_yaml
-from dlcli.config.schema import Config
-from dlcli.errors import ConfigError, DlcliError, InputError, RunError, WriteError
 from dlcli.apply.metadata import describe
-from dlcli.data import Augmenter
+from dlcli.blas import blas_limit, threads_for
+from dlcli.build import build_trainer, check_fits, load_run_data
+from dlcli.config.load import load_config, read_yaml
+from dlcli.config.resumable import check_resumable
+from dlcli.config.schema import Config
 from dlcli.data.dataset import Dataset
+from dlcli.errors import DlcliError, InputError, RunError, WriteError
 from dlcli.reports import boundary
 from dlcli.reports.confusion import confusion_block
 from dlcli.reports.plots import plot_cost
@@ -39,9 +41,7 @@ from dlcli.runs.checkpoint import load_checkpoint
 from dlcli.runs.reader import read_history
 from dlcli.runs.recorder import Recorder
 from dlcli.runs.rundir import create_run_dir
-from dlcli.train.build import (build_network, build_optimizer, check_fits, load_initial_params,
-                               load_run_data)
-from dlcli.train.callbacks import Callback, EarlyStopping
+from dlcli.train.callbacks import Callback
 from dlcli.train.loop import Trainer
 from dlcli.train.streams import Streams
 
@@ -70,21 +70,8 @@ def prepare(config: Config, callbacks: list[Callback] | None = None) -> Prepared
     """Load the data and build the network, optimiser and trainer; raise on any bad input."""
     streams = Streams.from_seed(config.seed)
     data = load_run_data(config)
-    augment = Augmenter(data, config.data.augment) if config.data.augment.active else None
     memory_hints = check_memory(config, data)   # before the network's arrays are allocated
-    network = build_network(config, data.n_features, data.n_classes, streams.init)
-    if config.model.init_from:
-        load_initial_params(network, config.model.init_from)
-    optimizer = build_optimizer(config, network)
-    stopping = config.training.early_stopping
-    all_callbacks: list[Callback] = []
-    if stopping is not None:
-        all_callbacks.append(EarlyStopping(stopping.monitor, stopping.patience,
-                                           stopping.min_delta, stopping.restore_best,
-                                           stopping.mode))
-    all_callbacks += list(callbacks or [])
-    trainer = Trainer(config, network, optimizer, data, streams, augment=augment,
-                      callbacks=all_callbacks)
+    trainer = build_trainer(config, data, streams, callbacks)
     return Prepared(config, data, trainer, memory_hints + check_fits(config, data))
 
 
@@ -132,10 +119,9 @@ def _final_block(history: list[dict[str, Any]], test: dict[str, float]) -> dict[
     return final
 
 
-def summarize(trainer: Trainer, *, run: str, started: str, test: dict[str, float],
-              parent: str | None = None) -> dict[str, Any]:
+def summarize(trainer: Trainer, config: Config, *, run: str, started: str,
+              test: dict[str, float], parent: str | None = None) -> dict[str, Any]:
     """The content of metrics.json."""
-    config = trainer.config
     monitor, mode = monitor_of(config)
     history = trainer.history
     if trainer.restored_epoch is not None:
@@ -195,9 +181,10 @@ def _train_in(path: Path, prepared: Prepared, *, overrides: list[str] | None, lo
         write_yaml(path / CONFIG_FILE, config.to_dict())
         write_yaml(path / OVERRIDES_FILE, list(overrides or []))
         write_json(path / MODEL_FILE, describe(config, data, trainer.network))
-        write_json(path / METRICS_FILE, summarize(trainer, run=path.name, started=started,
-                                                  test={}, parent=parent_name))
-        recorder = Recorder(path)
+        write_json(path / METRICS_FILE, summarize(trainer, config, run=path.name,
+                                                  started=started, test={},
+                                                  parent=parent_name))
+        recorder = Recorder(path, checkpoint_every=config.training.checkpoint_every)
         recorder.pending.extend(trainer.history)   # a resumed run carries its parent's rows
         # The recorder goes first so its final checkpoint is taken before restore-best.
         trainer.callbacks.insert(0, recorder)
@@ -214,7 +201,7 @@ def _train_in(path: Path, prepared: Prepared, *, overrides: list[str] | None, lo
         # A diverging run overflows on its way to inf/NaN; the loop reports that as the
         # status "diverged", so numpy's warnings would only repeat it as noise.
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"), \
-                _blas_threads_for(trainer):
+                blas_limit(threads_for(trainer.network.sizes, trainer.batch_size)):
             trainer.fit(epochs)
     except BaseException as exc:
         failure = exc
@@ -230,51 +217,12 @@ def _train_in(path: Path, prepared: Prepared, *, overrides: list[str] | None, lo
         raise
     finally:   # also on Ctrl-C (status "interrupted"): keep what the run has
         try:
-            metrics = _finish(trainer, path, started, say, parent_name,
+            metrics = _finish(trainer, config, path, started, say, parent_name,
                               failing=failure is not None)
         finally:
             with contextlib.suppress(OSError):
                 logfile.close()
     return RunResult(path, trainer.status, metrics, trainer.history)
-
-
-# Below this many FLOPs in a step's largest matrix product, a second BLAS thread buys nothing
-# (measured: 64-128-64-10 at batch 64 runs at the same speed with one thread or two), and when
-# another process holds a core, two OpenBLAS threads spinning against each other make such small
-# products 10-20x slower. Larger products keep the library's default.
-SMALL_PRODUCT_FLOPS = 4e6
-
-
-def _blas_threads_for(trainer: Trainer) -> contextlib.AbstractContextManager[Any]:
-    sizes, batch = trainer.network.sizes, trainer.batch_size
-    largest = max(2.0 * (n_in + 1) * n_out * batch for n_in, n_out in zip(sizes, sizes[1:]))
-    if largest >= SMALL_PRODUCT_FLOPS:
-        return contextlib.nullcontext()
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
-
-
-# Keys that may change when a run is resumed: nothing that changes the network's shape, the data,
-# the optimiser's state layout or the random streams.
-RESUMABLE_KEYS = ("name", "optimizer.learning_rate", "optimizer.beta", "optimizer.beta1",
-                  "optimizer.beta2", "optimizer.epsilon", "schedule.", "regularization.",
-                  "model.keep_prob", "data.augment.", "training.epochs", "training.batch_size",
-                  "training.shuffle", "training.eval_every", "training.checkpoint_every",
-                  "training.early_stopping.", "training.log_grad_norms")
-
-
-def _check_resumable(overrides: list[str]) -> None:
-    for text in overrides:
-        key = parse_override(text)[0]
-        if not any(key == allowed or (allowed.endswith(".") and key.startswith(allowed))
-                   for allowed in RESUMABLE_KEYS):
-            allowed = ", ".join(k + ("*" if k.endswith(".") else "") for k in RESUMABLE_KEYS)
-            raise ConfigError("--set " + key, parse_override(text)[1],
-                              "cannot change when resuming (it would change the network, the "
-                              f"data or the optimiser state); keys that may change: {allowed}")
 
 
 def resume(run_dir: str | Path, runs_dir: str | Path | None = None, *,
@@ -295,7 +243,7 @@ def resume(run_dir: str | Path, runs_dir: str | Path | None = None, *,
         raise InputError(f"{parent} is not a resumable run directory (it needs {CONFIG_FILE} "
                          f"and {CHECKPOINT_FILE})")
     overrides = list(overrides or [])
-    _check_resumable(overrides)
+    check_resumable(overrides)
     raw = read_yaml(config_path)
     if epochs is not None:
         overrides.append(f"training.epochs={int(epochs)}")
@@ -358,7 +306,7 @@ def _parent_history(parent: Path, start: int) -> list[dict[str, Any]]:
     return kept
 
 
-def _finish(trainer: Trainer, path: Path, started: str, say: Log,
+def _finish(trainer: Trainer, config: Config, path: Path, started: str, say: Log,
             parent: str | None, *, failing: bool = False) -> dict[str, Any]:
     """Write the run's final files: params.npz, the pictures and, last, metrics.json (its
     honest status: when it says completed, every other file is there).
@@ -381,7 +329,8 @@ def _finish(trainer: Trainer, path: Path, started: str, say: Log,
     confusion = _confusion(trainer) if trained else None
 
     def final_metrics() -> dict[str, Any]:
-        metrics = summarize(trainer, run=path.name, started=started, test=test, parent=parent)
+        metrics = summarize(trainer, config, run=path.name, started=started, test=test,
+                            parent=parent)
         if confusion is not None:
             metrics["confusion"] = confusion
         return metrics

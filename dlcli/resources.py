@@ -10,11 +10,11 @@ import os
 
 import numpy as np
 
+from dlcli.build import layer_sizes
 from dlcli.config.schema import Config
 from dlcli.data.dataset import Dataset
 from dlcli.errors import ConfigError
 from dlcli.train import memory
-from dlcli.train.build import layer_sizes
 
 
 def physical_memory() -> int | None:

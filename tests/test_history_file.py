@@ -55,7 +55,7 @@ def test_append_mode_keeps_the_rows_already_there(tmp_path):
 def test_every_checkpoint_has_its_history_rows_on_disk(tmp_path):
     config = load_config(raw=dict(SMALL, training={"epochs": 12, "checkpoint_every": 4}))
     trainer = prepare(config).trainer
-    recorder = Recorder(tmp_path, min_seconds=0.0, flush_seconds=3600)
+    recorder = Recorder(tmp_path, checkpoint_every=4, min_seconds=0.0, flush_seconds=3600)
     trainer.callbacks.insert(0, recorder)
     seen = []
 

@@ -14,7 +14,8 @@ from benchmarks.workloads import BETA1, BETA2, EPSILON, LEARNING_RATE, SEED, Wor
     initial_params, make_data
 from dlcli.config import load_config
 from dlcli.data.dataset import Dataset, Split
-from dlcli.train import Streams, Trainer, build_network, build_optimizer
+from dlcli.build import build_network, build_optimizer, build_schedule
+from dlcli.train import Streams, Trainer
 
 
 def make_trainer(w: Workload, *, eval_every: int | None = None, callbacks=None) -> Trainer:
@@ -37,7 +38,11 @@ def make_trainer(w: Workload, *, eval_every: int | None = None, callbacks=None) 
     network = build_network(config, w.n_features, K, streams.init)
     network.set_params(initial_params(w))
     optimizer = build_optimizer(config, network)
-    return Trainer(config, network, optimizer, data, streams, callbacks=callbacks)
+    training = config.training
+    return Trainer(network, optimizer, data, streams, learning_rate=build_schedule(config),
+                   epochs=training.epochs, batch_size=training.batch_size,
+                   shuffle=training.shuffle, eval_every=training.eval_every,
+                   callbacks=callbacks)
 
 
 def train(w: Workload) -> dict:
@@ -58,7 +63,7 @@ def eval_overhead(w: Workload) -> dict:
 
     from dlcli.runs.recorder import Recorder
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = make_trainer(w, eval_every=1, callbacks=[Recorder(Path(tmp))])
+        trainer = make_trainer(w, eval_every=1, callbacks=[Recorder(Path(tmp), checkpoint_every=w.epochs)])
         started = time.perf_counter()
         trainer.fit()
         wall = time.perf_counter() - started

@@ -130,7 +130,7 @@ def config_case(config: Config, *, batch: int = DEFAULT_BATCH, seed: int = 0) ->
     ``seed`` picks the ``batch`` training examples. Augmentation is not applied."""
     # Imported here: the built-in check (meant to take a second) loads no data.
     from dlcli.data import load_data
-    from dlcli.train.build import build_network, load_initial_params
+    from dlcli.build import build_network, load_initial_params
     from dlcli.train.streams import Streams
 
     if batch < 1:

@@ -34,8 +34,22 @@ SCHEDULES: Registry[RateFn] = Registry("schedule.name", {
 })
 
 
+def make_schedule(name: str, lr0: float, *, interval: int = 1, decay_rate: float = 1.0,
+                  base: float = 0.95, k: float = 1.0) -> Callable[[int], float]:
+    """The schedule as a pure function: completed epochs -> the next epoch's learning rate.
+
+    The name is looked up once, here (a ConfigError for an unknown one)."""
+    rate = SCHEDULES.get(name)
+    hyper = {"decay_rate": decay_rate, "base": base, "k": k}
+
+    def learning_rate_after(epochs_done: int) -> float:
+        return float(rate(lr0, epochs_done // interval, hyper))
+
+    return learning_rate_after
+
+
 def learning_rate(name: str, lr0: float, epochs_done: int, *, interval: int = 1,
                   decay_rate: float = 1.0, base: float = 0.95, k: float = 1.0) -> float:
     """The learning rate for the epoch after ``epochs_done`` completed epochs."""
-    n = epochs_done // interval
-    return float(SCHEDULES.get(name)(lr0, n, {"decay_rate": decay_rate, "base": base, "k": k}))
+    return make_schedule(name, lr0, interval=interval, decay_rate=decay_rate, base=base,
+                         k=k)(epochs_done)

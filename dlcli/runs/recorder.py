@@ -24,10 +24,11 @@ class Recorder(Callback):
     every ``checkpoint_every`` epochs (at most once per MIN_CHECKPOINT_SECONDS), at the start
     so any run can be resumed, and at the end."""
 
-    def __init__(self, run_dir: Path, *, append: bool = False,
+    def __init__(self, run_dir: Path, *, checkpoint_every: int = 10, append: bool = False,
                  min_seconds: float = MIN_CHECKPOINT_SECONDS,
                  flush_seconds: float = FLUSH_SECONDS) -> None:
         self.run_dir = Path(run_dir)
+        self.checkpoint_every = int(checkpoint_every)
         self.append = append
         self.min_seconds = min_seconds
         self.flush_seconds = flush_seconds
@@ -48,7 +49,7 @@ class Recorder(Callback):
         assert self.history is not None
         self.history.append(row)
         epoch = trainer.progress.epoch
-        if (epoch % trainer.config.training.checkpoint_every == 0 and row["epoch"] == epoch
+        if (epoch % self.checkpoint_every == 0 and row["epoch"] == epoch
                 and time.monotonic() - self._last_time >= self.min_seconds):
             self.checkpoint(trainer)
 

@@ -1,14 +1,15 @@
 """Training callbacks: three hooks, called by ``Trainer.fit`` (Keras style).
 
 A callback reads the trainer and the epoch's history row; it may ask the trainer to stop with
-``trainer.request_stop(status, message)``. Early stopping (SPEC section 10) lives here.
+``trainer.request_stop(status, message)`` and mark the best epoch with ``trainer.mark_best``.
+A callback whose state must survive a checkpoint has ``state_dict``/``load_state_dict`` (and
+may name its key in the checkpoint with ``state_key``; the class name by default). Early
+stopping (SPEC section 10) lives here.
 """
 from __future__ import annotations
 
 import math
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
 
 from dlcli.run_schema import direction
 
@@ -32,8 +33,9 @@ class Callback:
 class EarlyStopping(Callback):
     """Stop after ``patience`` epochs without an improvement larger than ``min_delta``.
 
-    Only rows that carry the monitored value count (evaluation epochs). With ``restore_best`` the
-    best epoch's parameters (and batch-norm running averages) are put back at the end."""
+    Only rows that carry the monitored value count (evaluation epochs). With ``restore_best``
+    each new best epoch is marked on the trainer (``Trainer.mark_best``), which puts that epoch's
+    parameters (and batch-norm running averages) back when training ends."""
 
     def __init__(self, monitor: str = "dev_loss", patience: int = 50, min_delta: float = 0.0,
                  restore_best: bool = True, mode: str | None = None) -> None:
@@ -44,8 +46,6 @@ class EarlyStopping(Callback):
         self.mode = mode or direction(monitor) or "min"
         self.best: float | None = None
         self.best_epoch: int | None = None
-        self._best_theta: np.ndarray | None = None
-        self._best_state: dict[str, np.ndarray] = {}
 
     def _improved(self, value: float) -> bool:
         if self.best is None:
@@ -62,34 +62,16 @@ class EarlyStopping(Callback):
         if self._improved(value):
             self.best, self.best_epoch = float(value), epoch
             if self.restore_best:
-                self._best_theta = trainer.network.theta.copy()
-                self._best_state = {k: v.copy()
-                                    for k, v in trainer.network.state_arrays().items()}
+                trainer.mark_best(epoch)
         elif epoch - self.best_epoch >= self.patience:
             trainer.request_stop(
                 "early_stopped",
                 f"{self.monitor} did not improve by more than {self.min_delta:g} for "
                 f"{self.patience} epochs; best {self.best:.6g} at epoch {self.best_epoch}")
 
-    def on_train_end(self, trainer: Trainer) -> None:
-        if self.restore_best and self._best_theta is not None and trainer.status != "diverged":
-            trainer.network.theta[...] = self._best_theta
-            params = trainer.network.state_arrays()
-            for key, value in self._best_state.items():
-                params[key][...] = value
-            trainer.restored_epoch = self.best_epoch
-
     def state_dict(self) -> dict[str, Any]:
-        state: dict[str, Any] = {"best": self.best, "best_epoch": self.best_epoch}
-        if self._best_theta is not None:
-            state["best_theta"] = self._best_theta
-            state.update({f"best_{k}": v for k, v in self._best_state.items()})
-        return state
+        return {"best": self.best, "best_epoch": self.best_epoch}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.best = None if state.get("best") is None else float(state["best"])
         self.best_epoch = None if state.get("best_epoch") is None else int(state["best_epoch"])
-        if "best_theta" in state:
-            self._best_theta = np.array(state["best_theta"])
-            self._best_state = {k[5:]: np.array(v) for k, v in state.items()
-                                if k.startswith("best_running_")}

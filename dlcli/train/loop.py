@@ -3,25 +3,31 @@
 The loop owns the hot path: gather a batch's rows into a reused buffer, one forward/backward
 pass, one optimiser step. Evaluation and everything callbacks do (logging, progress, files) happen
 between epochs and are kept out of the timed steps.
+
+The trainer takes plain values (a learning-rate function, a batch size, penalties, epochs), not a
+config: numpy and the standard library are all it needs. ``dlcli.build`` makes one from a config.
 """
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dlcli.config.schema import Config
-from dlcli.data.dataset import Dataset
 from dlcli.nn.network import EvalRows, Network
 from dlcli.optim.optimizers import Optimizer
-from dlcli.optim.schedules import learning_rate
 from dlcli.run_schema import (COST, EPOCH, EVALUATED_SPLITS, FINAL_SPLITS, LEARNING_RATE, STEP,
                               grad_norm_column, history_columns, metric_name)
-from dlcli.train.callbacks import Callback, EarlyStopping
+from dlcli.train.callbacks import Callback
 from dlcli.train.streams import Streams
+
+if TYPE_CHECKING:   # only for annotations: the trainer reads .train, .splits() of any data
+    from dlcli.data.dataset import Dataset
+
+Augment = Callable[[np.ndarray, np.random.Generator], None]
 
 
 @dataclass
@@ -35,25 +41,41 @@ class Progress:
 
 
 class Trainer:
-    """Trains ``network`` on ``data`` as ``config`` says, reporting through callbacks."""
+    """Trains ``network`` on ``data`` with ``optimizer``, reporting through callbacks.
 
-    def __init__(self, config: Config, network: Network, optimizer: Optimizer, data: Dataset,
-                 streams: Streams, *, augment: Callable[[np.ndarray, np.random.Generator], None]
-                 | None = None, callbacks: list[Callback] | None = None) -> None:
-        self.config = config
+    ``learning_rate(e)`` is the rate of the epoch after ``e`` completed epochs (SPEC section 7);
+    ``batch_size`` None means the whole training set; ``l2``, ``l1`` are the penalties'
+    lambdas (SPEC section 3); a history row is evaluated every ``eval_every`` epochs and at the
+    last; ``augment(rows, rng)`` changes a training batch's rows in place; ``divergence_hint``
+    ends the message of a run whose cost became non-finite."""
+
+    def __init__(self, network: Network, optimizer: Optimizer, data: Dataset, streams: Streams,
+                 *, learning_rate: Callable[[int], float], epochs: int,
+                 batch_size: int | None = None, shuffle: bool = True, l2: float = 0.0,
+                 l1: float = 0.0, eval_every: int = 1, log_grad_norms: bool = False,
+                 augment: Augment | None = None, divergence_hint: str = "try a smaller "
+                 "learning rate", callbacks: list[Callback] | None = None) -> None:
         self.network = network
         self.optimizer = optimizer
         self.data = data
         self.streams = streams
+        self.learning_rate = learning_rate
+        self.epochs = int(epochs)
+        self.shuffle = bool(shuffle)
+        self.l2, self.l1 = float(l2), float(l1)
+        self.eval_every = int(eval_every)
+        self.log_grad_norms = bool(log_grad_norms)
         self.augment = augment
+        self.divergence_hint = divergence_hint   # what to change when the cost goes non-finite
         self.callbacks = list(callbacks or [])
         self.progress = Progress()
         self.status = "running"
         self.message = ""
-        self.restored_epoch: int | None = None
         self.history: list[dict[str, Any]] = []
-        self.early_stopping = next((c for c in self.callbacks if isinstance(c, EarlyStopping)),
-                                   None)
+        # The best epoch so far and the network's arrays then (``mark_best``), put back at the
+        # end of ``fit``; ``restored_epoch`` says which epoch the network now holds.
+        self.best: tuple[int, dict[str, np.ndarray]] | None = None
+        self.restored_epoch: int | None = None
         train = data.train
         # The training rows, gathered batch by batch into a buffer that ends in a column of
         # ones (the layout train_step takes); evaluation reads them where they lie.
@@ -63,8 +85,7 @@ class Trainer:
         self._eval_splits: list[tuple[str, str, EvalRows]] | None = None
         self._targets = network.output.targets(train.y, network.dtype)
         self._batch_cache: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        size = config.training.batch_size
-        self.batch_size = train.m if size == "full" else min(int(size), train.m)
+        self.batch_size = train.m if batch_size is None else min(int(batch_size), train.m)
 
     # ------------------------------------------------------------------ control
 
@@ -73,35 +94,23 @@ class Trainer:
         if self.status == "running":
             self.status, self.message = status, message
 
-    def learning_rate(self, epochs_done: int) -> float:
-        opt, sch = self.config.optimizer, self.config.schedule
-        return learning_rate(sch.name, opt.learning_rate, epochs_done, interval=sch.interval,
-                             decay_rate=sch.decay_rate, base=sch.base, k=sch.k)
+    def mark_best(self, epoch: int) -> None:
+        """Remember the network as it is now, at ``epoch``, as the best so far (early stopping
+        with restore_best calls this); ``fit`` puts it back when training ends."""
+        self.best = (epoch, self.network.get_params())
+
+    def _restore_best(self) -> None:
+        # After every callback's on_train_end, so the order of callbacks does not matter: the
+        # final checkpoint holds where training stopped, params.npz the best epoch.
+        if self.best is not None and self.status != "diverged":
+            epoch, params = self.best
+            self.network.set_params(params)
+            self.restored_epoch = epoch
 
     def history_columns(self) -> list[str]:
         """The columns of the rows this trainer emits (history.csv's header)."""
-        norms = self.config.training.log_grad_norms
         return history_columns(entry.name for entry in self.network.layout.entries
-                               if norms and entry.weight)
-
-    # Random initial weights this many times larger through the network than He's (the product
-    # over layers of init_scale / sqrt(2 / n[l-1])) blow activations and gradients up on their
-    # own: the divergence is the initialisation's, whatever the learning rate.
-    EXPLODING_GROWTH = 100.0
-
-    def divergence_hint(self) -> str:
-        """What to change when the cost became non-finite: the initial scale when random
-        weights are far larger than He's, else the learning rate."""
-        model = self.config.model
-        if model.init == "random" and model.init_scale > 0:
-            growth = math.prod(model.init_scale / math.sqrt(2.0 / layer.n_in)
-                               for layer in self.network.layers)
-            if growth > self.EXPLODING_GROWTH:
-                return (f"model.init_scale {model.init_scale:g} makes the initial weights so "
-                        f"large that activations and gradients grow about {growth:,.0f}-fold "
-                        f"through the {len(self.network.layers)} layers (exploding gradients); "
-                        "use model.init=he or a smaller model.init_scale")
-        return "try a smaller optimizer.learning_rate"
+                               if self.log_grad_norms and entry.weight)
 
     # ------------------------------------------------------------------ evaluation
 
@@ -128,10 +137,6 @@ class Trainer:
                 out[metric_name(name, "accuracy")] = accuracy
         return out
 
-    def _penalty_weights(self) -> tuple[float, float]:
-        reg = self.config.regularization
-        return float(reg.l2), float(reg.l1)
-
     # ------------------------------------------------------------------ the loop
 
     def _batch_buffers(self, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -148,13 +153,11 @@ class Trainer:
         net, opt = self.network, self.optimizer
         theta, grad = net.theta, net.grad
         M, B = self._X.shape[0], self.batch_size
-        training = self.config.training
         started = time.perf_counter()   # the epoch's shuffle is training work too (SPEC 5)
-        order = (self.streams.shuffle.permutation(M) if training.shuffle
-                 else np.arange(M))
-        l2, l1 = self._penalty_weights()
+        order = self.streams.shuffle.permutation(M) if self.shuffle else np.arange(M)
+        l2, l1 = self.l2, self.l1
         dropout_rng, augment, aug_rng = self.streams.dropout, self.augment, self.streams.augment
-        log_norms = training.log_grad_norms
+        log_norms = self.log_grad_norms
         norms: dict[str, float] = {}
         total, batches = 0.0, 0
         bad: float | None = None   # a non-finite cost: the run diverged, its update not applied
@@ -196,18 +199,18 @@ class Trainer:
     def initial_row(self) -> dict[str, Any]:
         """Row epoch 0: the network before any update (cost on the whole training set)."""
         metrics = self.evaluate()
-        l2, l1 = self._penalty_weights()
         cost = metrics[metric_name("train", "loss")] + self.network.penalty(
-            self.data.train.m, l2, l1)
+            self.data.train.m, self.l2, self.l1)
         return {EPOCH: 0, STEP: 0, LEARNING_RATE: self.learning_rate(0), COST: cost, **metrics}
 
     def fit(self, epochs: int | None = None) -> str:
-        """Train up to ``epochs`` (default ``training.epochs``) completed epochs in all.
+        """Train up to ``epochs`` (default: the trainer's) completed epochs in all.
 
         Returns the final status: ``completed``, ``early_stopped`` or ``diverged``. A
-        KeyboardInterrupt leaves status ``interrupted`` and propagates after ``on_train_end``."""
-        target = self.config.training.epochs if epochs is None else epochs
-        eval_every = self.config.training.eval_every
+        KeyboardInterrupt leaves status ``interrupted`` and propagates after ``on_train_end``.
+        When some epoch was marked best (``mark_best``), the network ends holding it."""
+        target = self.epochs if epochs is None else epochs
+        eval_every = self.eval_every
         self.status, self.message = "running", ""
         for callback in self.callbacks:
             callback.on_train_begin(self)
@@ -223,7 +226,7 @@ class Trainer:
                                        LEARNING_RATE: lr, COST: cost}
                 if not math.isfinite(cost):
                     self.request_stop("diverged", f"the cost became {cost} in epoch {epoch}; "
-                                      + self.divergence_hint())
+                                      + self.divergence_hint)
                     row.update(norms)
                     self._emit(row)
                     break
@@ -243,38 +246,69 @@ class Trainer:
         finally:
             for callback in self.callbacks:
                 callback.on_train_end(self)
+            self._restore_best()
         return self.status
 
     # ------------------------------------------------------------------ checkpoints
 
     def state_dict(self) -> dict[str, Any]:
-        """Everything needed to continue exactly where training is now."""
+        """Everything needed to continue exactly where training is now: the network, the
+        optimiser, the counters, the random streams, the best epoch so far, and the state of
+        every callback that has one (``state_dict``/``load_state_dict``), by its ``state_key``."""
         state: dict[str, Any] = {
             "params": self.network.get_params(),      # by name, as params.npz holds them
             "optimizer": self.optimizer.state_dict(),  # each slot by the same names
             "epoch": self.progress.epoch, "step": self.progress.step,
             "train_seconds": self.progress.train_seconds, "samples": self.progress.samples,
             "streams": self.streams.state_dict(),
+            "callbacks": {key: callback.state_dict()
+                          for key, callback in self._stateful_callbacks().items()},
         }
-        if self.early_stopping is not None:
-            state["early_stopping"] = self.early_stopping.state_dict()
+        if self.best is not None:
+            state["best"] = {"epoch": self.best[0], "params": self.best[1]}
         return state
+
+    def _stateful_callbacks(self) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for callback in self.callbacks:
+            if hasattr(callback, "state_dict") and hasattr(callback, "load_state_dict"):
+                key = getattr(callback, "state_key", type(callback).__name__)
+                assert key not in found, f"two callbacks keep their state under {key!r}"
+                found[key] = callback
+        return found
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Undo ``state_dict``; a KeyError or ValueError if ``state`` does not fit."""
+        legacy = state.get("early_stopping")   # checkpoints written before "callbacks" existed
+        if legacy is not None:
+            state = {**state, "callbacks": {"EarlyStopping": legacy}}
         if "params" in state:
             self.network.set_params(state["params"])
         else:   # format 1 checkpoints: theta as one flat vector, running averages beside it
-            if np.shape(state["theta"]) != self.network.theta.shape:
-                raise ValueError(f"theta has shape {np.shape(state['theta'])}, the "
-                                 f"architecture needs {self.network.theta.shape}")
-            self.network.theta[...] = state["theta"]
-            arrays = self.network.state_arrays()
-            for key, value in state["network_state"].items():
-                arrays[key][...] = value
+            self._load_flat(state["theta"], state["network_state"])
+        if legacy is not None and "best_theta" in legacy:
+            # The best epoch's flat vector: read it through the network to name its arrays.
+            now = self.network.get_params()
+            self._load_flat(legacy["best_theta"], {k[len("best_"):]: v for k, v in legacy.items()
+                                                   if k.startswith("best_running_")})
+            self.best = (int(legacy["best_epoch"]), self.network.get_params())
+            self.network.set_params(now)
+        elif "best" in state:
+            self.best = (int(state["best"]["epoch"]), dict(state["best"]["params"]))
         self.optimizer.load_state_dict(state["optimizer"])
         self.progress = Progress(int(state["epoch"]), int(state["step"]),
                                  float(state["train_seconds"]), int(state["samples"]))
         self.streams.load_state_dict(state["streams"])
-        if self.early_stopping is not None and "early_stopping" in state:
-            self.early_stopping.load_state_dict(state["early_stopping"])
+        saved = state.get("callbacks", {})
+        for key, callback in self._stateful_callbacks().items():
+            if key in saved:
+                callback.load_state_dict(saved[key])
+
+    def _load_flat(self, theta: np.ndarray, running: dict[str, np.ndarray]) -> None:
+        if np.shape(theta) != self.network.theta.shape:
+            raise ValueError(f"theta has shape {np.shape(theta)}, the architecture needs "
+                             f"{self.network.theta.shape}")
+        self.network.theta[...] = theta
+        arrays = self.network.state_arrays()
+        for key, value in running.items():
+            arrays[key][...] = value
