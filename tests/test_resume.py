@@ -111,7 +111,7 @@ def test_ctrl_c_keeps_what_was_logged_and_the_run_resumes(tmp_path):
     assert [int(r["epoch"]) for r in rows] == list(range(len(rows)))
 
 
-def test_killed_run_resumes_from_its_checkpoint(tmp_path):
+def test_killed_run_resumes_bit_for_bit_as_an_unbroken_run(tmp_path):
     proc, runs = start_long_run(tmp_path, checkpoint_every=10, rows=25)
     os.kill(proc.pid, signal.SIGKILL)
     proc.communicate(timeout=30)
@@ -126,6 +126,14 @@ def test_killed_run_resumes_from_its_checkpoint(tmp_path):
     child = next(p for p in runs.iterdir() if p != run)
     assert metrics(child)["epochs_run"] == target
     assert [int(r["epoch"]) for r in history(child)] == list(range(target + 1))
+    # the same config trained without a break to the same epoch: the same bits
+    full = tmp_path / "full"
+    result = runner.invoke(app, ["train", str(run / "config.yaml"), "--runs-dir", str(full),
+                                 "-q", "--set", f"training.epochs={target}"])
+    assert result.exit_code == 0, result.output
+    unbroken = only_run(full)
+    assert same_params(child, unbroken)
+    assert history(child) == history(unbroken)
 
 
 def test_a_parent_history_that_does_not_reach_its_checkpoint_is_refused(tmp_path):

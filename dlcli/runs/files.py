@@ -72,6 +72,27 @@ def yaml_text(data: Any) -> str:
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
 
+def yaml_value(value: Any) -> str:
+    """A value as one line of YAML: what ``--set KEY=VALUE`` and CSV cells hold.
+
+    Floats go through PyYAML so ``1e-05`` is written ``1.0e-05`` (PyYAML reads ``1e-05`` as a
+    string) and round-trips exactly."""
+    text = yaml.safe_dump(value, default_flow_style=True, width=10_000).strip()
+    return text.removesuffix("\n...").removesuffix("...").strip()
+
+
+def csv_cell(value: Any) -> str:
+    """One CSV cell that reads back as the same value: empty for None, the shortest text of a
+    float that round-trips exactly, one line of YAML for lists, mappings and booleans."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, (list, dict, bool)):
+        return yaml_value(value)
+    return str(value)
+
+
 def write_yaml(path: str | os.PathLike[str], data: Any) -> None:
     write_text(path, yaml_text(data))
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from dlcli.errors import InputError, WriteError
-from dlcli.runs.files import writing
+from dlcli.runs.files import csv_cell, writing
 
 # The longest a history row waits in memory before it is flushed to history.csv.
 FLUSH_SECONDS = 0.5
@@ -77,7 +77,7 @@ class HistoryFile:
             raise ValueError(f"history row has columns that history.csv does not: {unknown} "
                              f"(its columns: {', '.join(self.columns)})")
         # Every cell is a number or empty, so no cell needs CSV quoting.
-        self._pending.append(",".join([_cell(row.get(col)) for col in self.columns]) + "\n")
+        self._pending.append(",".join([csv_cell(row.get(col)) for col in self.columns]) + "\n")
         if time.monotonic() >= self._due:
             self.flush()
 
@@ -107,10 +107,3 @@ class HistoryFile:
                 fd, self._fd = self._fd, None
                 os.close(fd)
 
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return repr(value)   # shortest repr that round-trips exactly
-    return str(value)

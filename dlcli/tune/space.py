@@ -28,11 +28,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import yaml
 
 from dlcli.config import apply_overrides, safe_yaml, validate
 from dlcli.errors import ConfigError, shown
 from dlcli.registry import did_you_mean
+from dlcli.runs.files import yaml_value
 
 UNIFORM = "uniform"
 LOG_UNIFORM = "log_uniform"
@@ -45,15 +45,6 @@ LOG_SCALED = (LOG_UNIFORM, ONE_MINUS_LOG_UNIFORM)
 
 SYNTAX = ("write a distribution as {uniform: [a, b]}, {log_uniform: [a, b]}, "
           "{one_minus_log_uniform: [a, b]}, {int_uniform: [a, b]} or {choice: [v1, v2, ...]}")
-
-
-def yaml_value(value: Any) -> str:
-    """A value as one line of YAML: what ``--set KEY=VALUE`` and trials.csv cells hold.
-
-    Floats go through PyYAML so ``1e-05`` is written ``1.0e-05`` (PyYAML reads ``1e-05`` as a
-    string) and round-trips exactly."""
-    text = yaml.safe_dump(value, default_flow_style=True, width=10_000).strip()
-    return text.removesuffix("\n...").removesuffix("...").strip()
 
 
 @dataclass(frozen=True)
@@ -75,13 +66,6 @@ class Distribution:
         return self.kind in LOG_SCALED
 
     # -- the sampling scale --------------------------------------------------------------------
-    def to_scale(self, value: float) -> float:
-        if self.kind == LOG_UNIFORM:
-            return math.log10(value)
-        if self.kind == ONE_MINUS_LOG_UNIFORM:
-            return math.log10(1.0 - value)
-        return float(value)
-
     def sample(self, rng: np.random.Generator) -> Any:
         """One value, drawn with ``rng``. A range shrunk to one point gives that point."""
         if self.kind == CHOICE:

@@ -20,8 +20,9 @@ from dlcli.config import apply_overrides, load_config
 from dlcli.errors import InputError, RunError
 from dlcli.registry import did_you_mean
 from dlcli.run_schema import MONITORS, default_monitor, direction
+from dlcli.runs.files import csv_cell
 from dlcli.tune.executors import trial_callbacks
-from dlcli.tune.space import Space, yaml_value
+from dlcli.tune.space import Space
 
 SUCCEEDED = ("completed", "early_stopped")
 FINISHED = (*SUCCEEDED, "diverged", "failed")   # what trials.csv records; never run again
@@ -155,24 +156,14 @@ def trial_columns(space: Space, metric: str) -> list[str]:
     return [*HEAD, metric, *space, *TAIL]
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return repr(value)   # the shortest text that reads back as the same float
-    if isinstance(value, (list, dict, bool)):
-        return yaml_value(value)
-    return str(value)
-
-
 def format_trials(trials: Sequence[Trial], space: Space, metric: str) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(trial_columns(space, metric))
     for t in sorted(trials, key=lambda t: t.number):
-        writer.writerow([t.number, t.round, t.status, _cell(t.metric),
-                         *[_cell(t.values.get(key)) for key in space],
-                         t.seed, t.run, _cell(t.seconds), t.worker,
+        writer.writerow([t.number, t.round, t.status, csv_cell(t.metric),
+                         *[csv_cell(t.values.get(key)) for key in space],
+                         t.seed, t.run, csv_cell(t.seconds), t.worker,
                          " ".join(t.message.split())])
     return buffer.getvalue()
 
@@ -191,7 +182,7 @@ def read_trials(path: Path, space: Space, metric: str) -> dict[int, Trial]:
                 raise ValueError(f"columns do not match {', '.join(expected)}")
             trial = Trial(int(row["trial"]), int(row["round"]), row["status"],
                           float(row[metric]) if row[metric] else None,
-                          {key: dist.parse_cell(row[key]) for key, dist in space.items()},
+                          {key: dist.parsecsv_cell(row[key]) for key, dist in space.items()},
                           int(row["seed"]), row["run"], float(row["seconds"] or 0.0),
                           row["worker"], row["message"])
         except (ValueError, KeyError, TypeError) as exc:
