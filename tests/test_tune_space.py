@@ -146,14 +146,20 @@ def test_space_keys_are_checked_against_the_config(space, words):
         assert word in str(info.value)
 
 
-def test_a_good_space_passes_the_config_check():
-    check_space(parse_space({"optimizer.learning_rate": {"log_uniform": [1e-4, 1e-1]},
-                             "optimizer.beta1": {"one_minus_log_uniform": [0.8, 0.999]},
-                             "regularization.l2": {"log_uniform": [1e-6, 1e-1]},
-                             "model.keep_prob": {"uniform": [0.5, 1.0]},
-                             "model.hidden": {"choice": [[8], [16, 8]]},
-                             "training.batch_size": {"choice": [32, 64, "full"]},
-                             "training.epochs": {"int_uniform": [5, 10]}}), BASE)
+def test_a_good_space_passes_the_config_check_and_one_bad_end_fails_it():
+    good = {"optimizer.learning_rate": {"log_uniform": [1e-4, 1e-1]},
+            "optimizer.beta1": {"one_minus_log_uniform": [0.8, 0.999]},
+            "regularization.l2": {"log_uniform": [1e-6, 1e-1]},
+            "model.keep_prob": {"uniform": [0.5, 1.0]},
+            "model.hidden": {"choice": [[8], [16, 8]]},
+            "training.batch_size": {"choice": [32, 64, "full"]},
+            "training.epochs": {"int_uniform": [5, 10]}}
+    space = parse_space(good)
+    assert check_space(space, BASE) is None
+    assert list(dict(space.items())["training.batch_size"].check_values()) == [32, 64, "full"]
+    # the same space with the low end of one range moved where the config refuses it
+    with pytest.raises(ConfigError, match="model.keep_prob"):
+        check_space(parse_space({**good, "model.keep_prob": {"uniform": [0.0, 1.0]}}), BASE)
 
 
 def test_values_round_trip_through_their_text():

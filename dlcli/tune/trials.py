@@ -182,7 +182,7 @@ def read_trials(path: Path, space: Space, metric: str) -> dict[int, Trial]:
                 raise ValueError(f"columns do not match {', '.join(expected)}")
             trial = Trial(int(row["trial"]), int(row["round"]), row["status"],
                           float(row[metric]) if row[metric] else None,
-                          {key: dist.parsecsv_cell(row[key]) for key, dist in space.items()},
+                          {key: dist.parse_cell(row[key]) for key, dist in space.items()},
                           int(row["seed"]), row["run"], float(row["seconds"] or 0.0),
                           row["worker"], row["message"])
         except (ValueError, KeyError, TypeError) as exc:
