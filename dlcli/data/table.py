@@ -39,6 +39,10 @@ class Table:
     def m(self) -> int:
         return int(self.X.shape[0])
 
+    @property
+    def numeric_labels(self) -> bool:
+        return self.labels.dtype.kind in "iu"
+
     def describe_row(self, index: int) -> str:
         """Where example ``index`` (0-based) sits, for an error message."""
         return self.where(index) if self.where is not None else ""
