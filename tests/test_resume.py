@@ -60,6 +60,22 @@ def test_resume_with_a_nudged_learning_rate(tmp_path):
     assert float(rows[15]["learning_rate"]) == 0.01
 
 
+def test_a_resumed_run_that_diverges_says_why_as_train_does(tmp_path):
+    path = write_config(tmp_path, dict(SMALL, optimizer={"name": "gd", "learning_rate": 0.01},
+                                       model={"hidden": [20, 20]}))
+    runs = tmp_path / "runs"
+    assert runner.invoke(app, ["train", str(path), "--runs-dir", str(runs), "-q"]).exit_code == 0
+    parent = only_run(runs)
+    result = runner.invoke(app, ["resume", str(parent), "--epochs", "40", "-q", "--set",
+                                 "optimizer.learning_rate=1e6"])
+    assert result.exit_code == 1, result.output
+    child = next(p for p in runs.iterdir() if p != parent)
+    assert metrics(child)["status"] == "diverged"
+    assert result.stdout.strip() == str(child)          # the run directory, as train prints
+    assert result.stderr.startswith("error: the cost became")
+    assert "optimizer.learning_rate" in result.stderr
+
+
 def test_resume_refuses_changes_that_do_not_make_sense_mid_run(tmp_path):
     path = write_config(tmp_path)
     runs = tmp_path / "runs"
