@@ -198,7 +198,7 @@ def test_corrupt_config_yaml_is_named_in_the_reason(tmp_path: Path) -> None:
     (run / "config.yaml").write_text("model: [unclosed\n")
     record = read_run(run)
     assert record.status == "unreadable"
-    assert record.unreadable.startswith("config.yaml is not valid YAML at line 2")
+    assert record.unreadable.startswith("config.yaml: malformed YAML at line 2")
     assert record.metrics["name"] == "a"  # metrics.json itself was fine
 
 

@@ -83,3 +83,11 @@ def test_read_npz_arrays_reads_a_good_file_and_names_a_missing_one(tmp_path):
     assert sorted(arrays) == ["X", "y"] and arrays["X"].shape == (40, 2)
     with pytest.raises(RunError, match="^does not exist$"):
         read_npz_arrays(tmp_path / "missing.npz", RunError)
+
+
+def test_a_checkpoint_with_a_damaged_record_is_a_run_error(tmp_path):
+    from dlcli.runs.checkpoint import load_checkpoint
+    path = tmp_path / "checkpoint.npz"
+    np.savez(path, __meta__=np.frombuffer(b"\xff{not json", dtype=np.uint8))
+    with pytest.raises(RunError, match="is damaged: its __meta__ record is not the JSON"):
+        load_checkpoint(path)

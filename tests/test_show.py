@@ -147,3 +147,14 @@ def test_show_names_the_file_that_holds_bytes_it_cannot_read(tmp_path: Path, nam
     result = invoke(run)
     assert result.exit_code == 1
     assert expected in result.stderr and "Traceback" not in result.output
+
+
+def test_show_refuses_an_alias_bomb_in_a_run_directory_in_one_line(tmp_path: Path) -> None:
+    run = write_run(tmp_path, "bomb", costs=[0.7, 0.6])
+    levels = ['a: &a ["lol"]'] + [f"{b}: &{b} [{', '.join([f'*{a}'] * 9)}]"
+                                  for a, b in zip("abcdefgh", "bcdefghi")]
+    (run / "overrides.yaml").write_text("\n".join(levels) + "\n")
+    result = invoke(run)
+    assert result.exit_code == 1
+    assert "overrides.yaml: line 6: its aliases expand to more than 100,000 values" \
+        in result.stderr

@@ -54,7 +54,7 @@ import numpy as np
 from dlcli.data import csv_arrow
 from dlcli.data.mapped import map_array
 from dlcli.data.table import Table
-from dlcli.errors import DataError
+from dlcli.errors import DataError, shown
 from dlcli.npzfile import open_npz
 from dlcli.registry import did_you_mean
 
@@ -115,7 +115,7 @@ def read_csv(path: str, target: str | int | None = None, header: bool | str = "a
     if n < 2:
         hint = (" (is it separated by ';' or tabs? dlcli reads comma-separated files)"
                 if any(sep in columns[0] for sep in ";\t") else "")
-        raise DataError(f"has only one column ({columns[0]!r}), which holds the labels; there "
+        raise DataError(f"has only one column ({shown(columns[0])}), which holds the labels; there "
                         f"are no feature columns{hint}", file=path)
     where = _csv_locator(path, skip, named)
     names = columns[:t] + columns[t + 1:]
@@ -264,12 +264,12 @@ def _target_index(path: str, header: list[str], target: str | int | None, named:
     if target in header:
         return header.index(target)
     hint = did_you_mean(target, header)
-    shown = ", ".join(header[:12]) + (f", ... ({len(header)} columns)" if len(header) > 12
-                                       else "")
+    listing = ", ".join(header[:12]) + (f", ... ({len(header)} columns)" if len(header) > 12
+                                         else "")
     separator = (" (is the file separated by ';' or tabs? dlcli reads comma-separated files)"
                  if len(header) == 1 and any(sep in header[0] for sep in ";\t") else "")
-    raise DataError(f"there is no column named {target!r} (data.target)"
-                    + (f"; {hint}" if hint else "") + f"; the columns are: {shown}{separator}",
+    raise DataError(f"there is no column named {shown(target)} (data.target)"
+                    + (f"; {hint}" if hint else "") + f"; the columns are: {listing}{separator}",
                     file=path, column=target)
 
 
@@ -334,7 +334,7 @@ def _walk(path: str, header: list[str], t: int, skip: int, named: bool, only: in
                     float(cell)
                 except ValueError:
                     what = ("is empty (a missing value: fill it in or drop the row)"
-                            if not cell.strip() else f"{cell.strip()!r} is not a number")
+                            if not cell.strip() else f"{shown(cell.strip())} is not a number")
                     return DataError(f"{what}{note}", file=path, row=data_row,
                                      column=header[j])
             if only is not None:
@@ -384,8 +384,8 @@ def _text_labels(names: list[str], codes: np.ndarray, path: str, column: str,
         return np.array(names)[codes]
     text_row = int(np.argmax(~numeric[codes]))
     number_row = int(np.argmax(numeric[codes]))
-    raise DataError(f"the label column mixes numbers and text: {names[codes[text_row]]!r} "
-                    f"here, {names[codes[number_row]]!r} in row {number_row + 1}; labels are "
+    raise DataError(f"the label column mixes numbers and text: {shown(names[codes[text_row]])} "
+                    f"here, {shown(names[codes[number_row]])} in row {number_row + 1}; labels are "
                     f"either all class numbers or all class names{where(text_row)}",
                     file=path, row=text_row + 1, column=column)
 

@@ -62,7 +62,13 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     arrays = read_npz_arrays(path, lambda reason: RunError(f"checkpoint {path} {reason}"))
     if META not in arrays:
         raise RunError(f"{path} is not a dlcli checkpoint")
-    meta = json.loads(arrays.pop(META).tobytes().decode("utf-8"))
+    try:
+        meta = json.loads(arrays.pop(META).tobytes().decode("utf-8"))
+    except ValueError:   # not UTF-8, or not JSON
+        meta = None
+    if not isinstance(meta, dict) or not isinstance(meta.get("state"), dict):
+        raise RunError(f"checkpoint {path} is damaged: its {META} record is not the JSON "
+                       "document dlcli writes")
     if meta.get("format", 1) > FORMAT:
         raise RunError(f"checkpoint {path} has format {meta['format']}, newer than this dlcli "
                        f"reads ({FORMAT}); upgrade dlcli to resume it")

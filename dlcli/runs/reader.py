@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 
-from dlcli.errors import InputError
+from dlcli.config import safe_yaml
+from dlcli.errors import ConfigError, InputError
 from dlcli.run_schema import (CONFIG_FILE, COUNT_COLUMNS, HISTORY_FILE, METRICS_FILE,
                               OVERRIDES_FILE)
 
@@ -186,12 +186,9 @@ def _read_yaml(path: Path, kind: type, default: Any) -> Any:
     if not path.is_file():
         return default
     try:
-        value = yaml.safe_load(_text(path))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or type(exc).__name__
-        raise ValueError(f"{path.name} is not valid YAML{where} ({problem})") from None
+        value = safe_yaml.load(_text(path), path.name)
+    except ConfigError as exc:   # the one YAML reader: a run directory may come from anyone
+        raise ValueError(str(exc).removeprefix("config error: ")) from None
     if value is None:
         return default
     if not isinstance(value, kind):
