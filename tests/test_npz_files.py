@@ -91,3 +91,15 @@ def test_a_checkpoint_with_a_damaged_record_is_a_run_error(tmp_path):
     np.savez(path, __meta__=np.frombuffer(b"\xff{not json", dtype=np.uint8))
     with pytest.raises(RunError, match="is damaged: its __meta__ record is not the JSON"):
         load_checkpoint(path)
+
+
+def test_a_broken_params_npz_is_one_line_when_a_run_is_applied(tmp_path, runs_dir):
+    from dlcli.apply import load_run
+    from dlcli.errors import InputError
+    config = write_config(tmp_path, dict(SMALL, training={"epochs": 2}))
+    assert runner.invoke(app, ["train", str(config), "--runs-dir", str(runs_dir),
+                               "-q"]).exit_code == 0
+    run = only_run(runs_dir)
+    (run / "params.npz").write_bytes(b"")
+    with pytest.raises(InputError, match=r"params.npz is empty \(0 bytes\)"):
+        load_run(run)

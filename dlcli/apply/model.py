@@ -8,7 +8,6 @@ training file has them (not normalised) and answer in the run's original class l
 """
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from dlcli.data.prepare import normalize
 from dlcli.errors import DataError, InputError
 from dlcli.nn.losses import OUTPUTS
 from dlcli.nn.network import Network
+from dlcli.npzfile import read_npz_arrays
 from dlcli.run_schema import PARAMS_FILE
 
 
@@ -140,11 +140,7 @@ def load_run(run_dir: str | Path) -> Model:
     if not params_path.exists():
         raise InputError(f"{path} has no {PARAMS_FILE}: the run has not ended (it is still "
                          "training, or was killed: dlcli resume RUN_DIR finishes it)")
-    try:
-        with np.load(params_path, allow_pickle=False) as npz:
-            params = {key: npz[key] for key in npz.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise InputError(f"{params_path} is not a readable .npz file ({exc})") from None
+    params = read_npz_arrays(params_path, lambda reason: InputError(f"{params_path} {reason}"))
     network = Network(info.sizes, info.activations, OUTPUTS.get(info.output),
                       dtype=info.dtype, batch_norm=info.batch_norm)
     try:
