@@ -9,7 +9,8 @@ import pytest
 from dlcli.config import load_config
 from dlcli.experiment import run
 from dlcli.reports.plots import colors, value_axis
-from dlcli.reports.study_plot import band, plot_study, short_labels, study_figure
+from dlcli.reports.study_plot import (band, caption_of, plot_study, short_labels,
+                                     study_figure)
 from dlcli.runs.reader import read_run
 from helpers import SMALL
 
@@ -61,7 +62,7 @@ def test_study_png_has_cost_loss_accuracy_and_a_boundary_per_point(moons_study, 
     assert legends(fig)[0].get_title().get_text() == "optimizer.name"
     assert "mean of 2 seeds; band: min-max" in texts and "best epoch" in texts
     boundary_titles = [ax.get_title() for ax in all_axes(fig) if ax.get_label() == "boundary"]
-    assert boundary_titles[0].startswith("gd") and boundary_titles[1].startswith("adam")
+    assert boundary_titles[0].startswith("name=gd") and boundary_titles[1].startswith("name=adam")
 
 
 @pytest.mark.slow
@@ -135,6 +136,9 @@ def test_short_labels_move_shared_keys_into_a_title():
     assert short_labels(["a=1, b=x", "a=2, b=y"]) == ("a, b", ["1, x", "2, y"])
     assert short_labels(["adam", "gd"]) == ("", ["adam", "gd"])
     assert short_labels(["a=1", "b=2"]) == ("", ["a=1", "b=2"])
+    assert caption_of("regularization.l2=0.7, model.keep_prob=1.0") == "l2=0.7, keep_prob=1.0"
+    assert caption_of("a.x=1, b.x=2") == "a.x=1, b.x=2"
+    assert caption_of("adam") == "adam"
 
 
 def test_colours_never_repeat():

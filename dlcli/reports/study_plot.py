@@ -214,6 +214,18 @@ def short_labels(labels: Sequence[str]) -> tuple[str, list[str]]:
     return ", ".join(key_tuple), [", ".join(v for _, _, v in parts) for parts in parsed]
 
 
+def caption_of(label: str) -> str:
+    """A panel caption for a point: "regularization.l2=0.7, model.keep_prob=1.0" reads
+    "l2=0.7, keep_prob=1.0" (each key's last part, unless two keys share it)."""
+    parts = [part.partition("=") for part in label.split(", ")]
+    if not all(sep for _, sep, _ in parts):
+        return label
+    short = [key.rpartition(".")[2] for key, _, _ in parts]
+    if len(set(short)) < len(short):
+        return label
+    return ", ".join(f"{name}={value}" for name, (_, _, value) in zip(short, parts))
+
+
 def _boundaries(points: Sequence[Point]
                 ) -> list[tuple[Point, RunRecord, boundary.BoundaryInputs]]:
     """(point, run, inputs) for each point whose first usable seed has a 2-feature network."""
@@ -338,7 +350,8 @@ def study_figure(groups: Mapping[str, Sequence[Path]], *, title: str = "") -> Fi
         for extra in axs[len(points):]:
             extra.remove()
         by_point = {id(p): (run, inputs) for p, run, inputs in boundaries}
-        for ax, point, text in zip(axs, points, labels):
+        for ax, point in zip(axs, points):
+            text = caption_of(point.label)
             if id(point) not in by_point:
                 ax.set_axis_off()
                 ax.set_title(f"{text}: no boundary", fontsize="medium")
