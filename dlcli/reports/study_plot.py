@@ -357,7 +357,9 @@ def study_figure(groups: Mapping[str, Sequence[Path]], *, title: str = "") -> Fi
                 ax.set_title(f"{text}: no boundary", fontsize="medium")
                 continue
             run, inputs = by_point[id(point)]
-            accuracy = run.block("final").get("dev_accuracy")
+            # the network drawn is the one the run kept: the best epoch's when it was restored
+            kept = "best" if run.metrics.get("restored_epoch") is not None else "final"
+            accuracy = run.block(kept).get("dev_accuracy")
             caption = text + (f"  (dev acc {accuracy:.3f})" if _finite(accuracy) else "")
             boundary.draw_boundary(ax, inputs, caption)
             ax.set_label("boundary")
