@@ -78,14 +78,39 @@ def band(runs: Sequence[RunRecord], column: str) -> Band:
 
 
 def _draw_band(ax: Axes, b: Band, color: Any, style: str, shade: bool = True,
-               width: float = 1.6) -> list[float]:
-    """Draw one band; returns every value drawn (for the axis scale)."""
+               width: float = 1.6) -> None:
+    """Draw one band: the mean curve and, where the seeds differ, the min-max shade."""
     if not b.epochs:
-        return []
+        return
     ax.plot(b.epochs, b.mean, style, color=color, linewidth=width)
     if shade and any(lo != hi for lo, hi in zip(b.low, b.high)):
         ax.fill_between(b.epochs, b.low, b.high, color=color, alpha=0.18, linewidth=0)
-    return [*b.low, *b.high]
+
+
+def _scale_values(points: Sequence[Point], column: str) -> list[float]:
+    """The values a panel is scaled to: those of the runs that did not diverge and where the
+    diverging ones started (their last epochs reach 1e30 and would flatten every other curve),
+    or all when every run diverged."""
+    runs = [run for point in points for run in point.runs]
+    if all(run.status == "diverged" for run in runs):
+        return [v for run in runs for v in series(run.history, column)[1]]
+    return [v for run in runs
+            for v in series(run.history, column)[1][:None if run.status != "diverged" else 1]]
+
+
+def _keep_to(ax: Axes, values: Sequence[float]) -> None:
+    """Limit the y axis to ``values`` (with a margin) when other curves in it go far beyond:
+    a diverging run then leaves through the top of the panel, its cross drawn on the edge."""
+    finite = [v for v in values if math.isfinite(v)]
+    if not finite:
+        return
+    low, high = min(finite), max(finite)
+    top = ax.get_ylim()[1]
+    if ax.get_yscale() == "log":
+        if low > 0 and top > high * 100:
+            ax.set_ylim(low / 2, high * 30)
+    elif top > high + 2 * (high - low) + 1e-12:
+        ax.set_ylim(top=high + 0.3 * (high - low))
 
 
 def _has(points: Sequence[Point], column: str) -> bool:
@@ -134,8 +159,10 @@ def _markers(ax_for: Mapping[str, Axes], points: Sequence[Point]) -> set[str]:
             if run.status == "diverged" and COST in ax_for:
                 last = _last_value(run, COST)
                 if last is not None:
-                    ax_for[COST].plot([last[0]], [last[1]], "x", color=point.color,
-                                        markersize=9, markeredgewidth=2.2, zorder=5)
+                    cost_ax = ax_for[COST]
+                    y = min(last[1], cost_ax.get_ylim()[1])   # on the edge when off the panel
+                    cost_ax.plot([last[0]], [y], "x", color=point.color, markersize=9,
+                                 markeredgewidth=2.2, zorder=5, clip_on=False)
                     drawn.add("diverged")
     return drawn
 
@@ -161,9 +188,10 @@ def _grad_norm_layers(points: Sequence[Point]) -> list[int]:
 
 
 def _norms_at(run: RunRecord, layers: Sequence[int], which: int) -> list[float] | None:
-    """Every layer's gradient norm in the first (which=0) or last (-1) row that logs them all."""
-    rows = [row for row in run.history
-            if all(_finite(row.get(grad_norm_column(f"W{n}"))) for n in layers)]
+    """Every layer's gradient norm in the first (which=0) or last (-1) row that logs them all
+    and whose epoch ended with a finite cost (a diverging epoch's norms are its partial steps)."""
+    rows = [row for row in run.history if _finite(row.get(COST))
+            and all(_finite(row.get(grad_norm_column(f"W{n}"))) for n in layers)]
     if not rows:
         return None
     return [float(rows[which][grad_norm_column(f"W{n}")]) for n in layers]  # type: ignore[arg-type]
@@ -180,7 +208,9 @@ def _draw_grad_norms(ax: Axes, points: Sequence[Point], layers: list[int]) -> No
             per_run = [n for run in point.runs if (n := _norms_at(run, layers, which))]
             if not per_run:
                 continue
-            mean = [math.fsum(col) / len(col) for col in zip(*per_run)]
+            # the geometric mean: norms are compared on a log axis, decades apart
+            mean = [math.exp(math.fsum(math.log(max(v, 1e-300)) for v in col) / len(col))
+                    for col in zip(*per_run)]
             low = [min(col) for col in zip(*per_run)]
             high = [max(col) for col in zip(*per_run)]
             ax.plot(layers, mean, style, color=point.color, markersize=4,
@@ -189,7 +219,7 @@ def _draw_grad_norms(ax: Axes, points: Sequence[Point], layers: list[int]) -> No
                 ax.fill_between(layers, low, high, color=point.color, alpha=0.15, linewidth=0)
             values += low + high
     ax.set(xlabel="layer", ylabel="gradient norm ||dW||")
-    ax.set_title("gradient norm by layer\n(solid: first epoch, dashed: last logged)",
+    ax.set_title("gradient norm by layer, geometric mean\n(solid: first epoch, dashed: last)",
                  fontsize="medium")
     from matplotlib.ticker import MaxNLocator
 
@@ -304,9 +334,11 @@ def study_figure(groups: Mapping[str, Sequence[Path]], *, title: str = "") -> Fi
         for point in points:
             for column in columns_drawn:
                 train = column.startswith(TRAIN_PREFIX)
-                values += _draw_band(ax, band(point.runs, column), point.color,
-                                     TRAIN_STYLE if train else DEV_STYLE, shade=not train,
-                                     width=point.width)
+                _draw_band(ax, band(point.runs, column), point.color,
+                           TRAIN_STYLE if train else DEV_STYLE, shade=not train,
+                           width=point.width)
+        for column in columns_drawn:
+            values += _scale_values(points, column)
         for column in columns_drawn:
             ax_for[column] = ax
         ax.set_label(name)
@@ -316,6 +348,7 @@ def study_figure(groups: Mapping[str, Sequence[Path]], *, title: str = "") -> Fi
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)
         value_axis(ax, values, log_ok=name != "accuracy")
+        _keep_to(ax, values)
         _epoch_axis(ax)
     if layers:
         _draw_grad_norms(axes[len(curve_panels)], points, layers)
