@@ -28,7 +28,8 @@ from dlcli.train.streams import Streams
 def load_run_data(config: Config) -> Dataset:
     """The run's data, drawn from its data stream: training and applying a run (evaluation on
     the run's own splits) both get it here, so they see the same examples."""
-    return load_data(config.data, Streams.from_seed(config.seed).data, config.training.dtype)
+    streams = Streams.from_seed(config.seed, config.data.seed)
+    return load_data(config.data, streams.data, config.training.dtype)
 
 
 def layer_sizes(config: Config, n_features: int, n_classes: int) -> list[int]:

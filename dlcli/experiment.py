@@ -68,7 +68,7 @@ class RunResult:
 
 def prepare(config: Config, callbacks: list[Callback] | None = None) -> Prepared:
     """Load the data and build the network, optimiser and trainer; raise on any bad input."""
-    streams = Streams.from_seed(config.seed)
+    streams = Streams.from_seed(config.seed, config.data.seed)
     data = load_run_data(config)
     memory_hints = check_memory(config, data)   # before the network's arrays are allocated
     trainer = build_trainer(config, data, streams, callbacks)

@@ -49,6 +49,8 @@ class AugmentConfig(Section):
 
 
 class DataConfig(Section):
+    # Data generation and the dev/test split; None: the top-level seed (SPEC section 0).
+    seed: int | None = Field(None, ge=0)
     dataset: Literal[DATASETS] | None = None  # type: ignore[valid-type]
     options: dict[str, Any] = Field(default_factory=dict)
     train: str | None = None
@@ -209,6 +211,11 @@ class Config(Section):
                              f"{stopping.monitor}, which needs a dev split: give data.dev "
                              "or data.dev_fraction > 0")
         return self
+
+    @property
+    def data_seed(self) -> int:
+        """The seed of the data stream: ``data.seed``, or the run's ``seed`` when not set."""
+        return self.seed if self.data.seed is None else self.data.seed
 
     @property
     def has_dev_split(self) -> bool:

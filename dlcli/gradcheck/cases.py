@@ -135,7 +135,7 @@ def config_case(config: Config, *, batch: int = DEFAULT_BATCH, seed: int = 0) ->
 
     if batch < 1:
         raise InputError(f"the batch needs at least one example, got {batch}")
-    streams = Streams.from_seed(config.seed)
+    streams = Streams.from_seed(config.seed, config.data.seed)
     data = load_data(config.data, streams.data, config.training.dtype)
     network = build_network(config, data.n_features, data.n_classes, streams.init)
     if config.model.init_from:

@@ -91,7 +91,7 @@ def from_run(run_dir: str | os.PathLike[str]) -> BoundaryInputs | None:
         return None
     model = load_run(run_dir)
     config = load_config(raw=read_yaml(run_dir / CONFIG_FILE))
-    streams = Streams.from_seed(config.seed)   # the data stream, as the run drew it
+    streams = Streams.from_seed(config.seed, config.data.seed)   # the data, as the run drew it
     data = load_data(config.data, streams.data, config.training.dtype)
 
     def predict(X: np.ndarray) -> np.ndarray:   # class indices, as data.train.y holds them

@@ -2,6 +2,10 @@
 
 Changing ``keep_prob`` draws more numbers from the dropout stream but never shifts the initial
 weights, which come from their own stream.
+
+The data stream (data generation, the dev/test split) may come from a seed of its own,
+``data.seed`` (SPEC section 0): a study that varies ``seed`` keeps one data split. Without it,
+the data stream is the top-level seed's, so ``data.seed`` equal to ``seed`` changes nothing.
 """
 from __future__ import annotations
 
@@ -20,8 +24,11 @@ class Streams:
     augment: np.random.Generator
 
     @classmethod
-    def from_seed(cls, seed: int) -> Streams:
+    def from_seed(cls, seed: int, data_seed: int | None = None) -> Streams:
         children = np.random.SeedSequence(seed).spawn(len(fields(cls)))
+        if data_seed is not None:
+            # The same child a run with ``seed = data_seed`` would draw its data from.
+            children[0] = np.random.SeedSequence(data_seed).spawn(len(fields(cls)))[0]
         return cls(*(np.random.Generator(np.random.PCG64(child)) for child in children))
 
     def state_dict(self) -> dict[str, Any]:

@@ -114,6 +114,11 @@ class Trial:
 def trial_config(spec: TrialSpec) -> dict[str, Any]:
     """The raw config of a trial: the base config, the sampled values, its name and seed."""
     raw = apply_overrides(spec.base, spec.sampled)
+    # One data split for the whole search (SPEC section 12): the trial's own seed drives init,
+    # shuffling and dropout, the base config's data seed the data and the dev split.
+    data = raw.setdefault("data", {})
+    if data.get("seed") is None:
+        data["seed"] = spec.base.get("seed", 0)
     raw["name"], raw["seed"] = spec.name, spec.seed
     return raw
 
