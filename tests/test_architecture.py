@@ -15,7 +15,7 @@ PACKAGE = ROOT / "dlcli"
 # Stage order; a module may import from its own stage and stages before it.
 STAGES = ["errors", "npzfile", "blas", "registry", "run_schema", "config", "data", "nn", "optim",
           "train", "build", "runs", "gradcheck", "apply", "reports", "resources", "experiment",
-          "tune", "console", "cli"]
+          "study", "console", "cli"]
 NUMERICAL_CORE = {"nn", "optim", "train"}
 # What the core may import besides the standard library: numpy, itself, and the dlcli modules
 # that are standard library only themselves (checked below, like the core).

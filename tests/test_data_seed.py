@@ -43,13 +43,13 @@ def test_unset_data_seed_is_the_top_level_seed():
 
 def test_every_tune_trial_is_judged_on_the_same_dev_examples(tmp_path):
     from dlcli.config import read_yaml
-    from dlcli.tune.executors import InProcessExecutor
-    from dlcli.tune.search import Search
+    from dlcli.study.executors import InProcessExecutor
+    from dlcli.study.random_search import create_search
 
     base = {**SMALL, "training": {"epochs": 2, "batch_size": 64}}
     space = {"optimizer.learning_rate": {"log_uniform": [1e-3, 1e-1]}}
-    result = Search.create(base, tmp_path, space=space, trials=3).run(InProcessExecutor())
-    configs = [read_yaml(result.path / t.run / "config.yaml") for t in result.trials]
+    result = create_search(base, tmp_path, space=space, trials=3).run(InProcessExecutor())
+    configs = [read_yaml(result.path / t.run / "config.yaml") for t in result.outcomes]
     assert len({c["seed"] for c in configs}) == 3
     assert {c["data"]["seed"] for c in configs} == {SMALL["seed"]}
     devs = [prepare(load_config(raw=c)).data.dev.X for c in configs]

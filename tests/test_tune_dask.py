@@ -13,8 +13,8 @@ distributed = pytest.importorskip("distributed")
 
 from dlcli.cli.app import app  # noqa: E402
 from dlcli.errors import InputError  # noqa: E402
-from dlcli.tune.executors import DaskExecutor, worker_report  # noqa: E402
-from dlcli.tune.search import Search  # noqa: E402
+from dlcli.study.executors import DaskExecutor, worker_report  # noqa: E402
+from dlcli.study.random_search import create_search  # noqa: E402
 
 BASE = {"name": "d", "seed": 1, "data": {"dataset": "moons", "dev_fraction": 0.25},
         "model": {"hidden": [8]}, "training": {"epochs": 20, "batch_size": 64}}
@@ -34,16 +34,16 @@ def test_a_search_runs_on_the_dask_cluster(tmp_path, cluster):
     try:
         assert executor.workers == 2
         reports = [f.result() for f in [executor.submit(worker_report, i) for i in range(4)]]
-        result = Search.create(BASE, tmp_path / "runs", space=SPACE, trials=4,
+        result = create_search(BASE, tmp_path / "runs", space=SPACE, trials=4,
                                rounds=2).run(executor)
     finally:
         executor.close()
     assert all(n == 1 for r in reports for n in r["blas_threads"])
     worker_pids = {p.process.pid for p in cluster.workers.values()}
-    pids = {int(t.worker.rsplit(":", 1)[1]) for t in result.trials}
+    pids = {int(t.worker.rsplit(":", 1)[1]) for t in result.outcomes}
     assert pids <= worker_pids and os.getpid() not in pids   # ran on the cluster's workers
-    assert [t.status for t in result.trials] == ["completed"] * 8
-    for trial in result.trials:
+    assert [t.status for t in result.outcomes] == ["completed"] * 8
+    for trial in result.outcomes:
         assert (result.path / trial.run / "metrics.json").is_file()
     with open(result.path / "trials.csv", newline="") as handle:
         assert len(list(csv.DictReader(handle))) == 8
@@ -65,3 +65,18 @@ def test_cli_executor_dask(tmp_path, cluster):
 def test_an_unreachable_scheduler_is_bad_input():
     with pytest.raises(InputError, match="cannot connect to the Dask scheduler"):
         DaskExecutor("tcp://127.0.0.1:9", timeout=1.0)
+
+
+def test_a_sweep_runs_on_the_dask_cluster(tmp_path, cluster):
+    from dlcli.study.grid import create_sweep
+
+    executor = DaskExecutor(cluster.scheduler_address)
+    try:
+        result = create_sweep(BASE, tmp_path / "runs", grid=["model.activation=relu,tanh"],
+                              seeds=2).run(executor)
+    finally:
+        executor.close()
+    assert [(o.group, o.seed, o.status) for o in result.outcomes] == \
+        [(1, 1, "completed"), (1, 2, "completed"), (2, 1, "completed"), (2, 2, "completed")]
+    with open(result.path / "study.csv", newline="") as handle:
+        assert len(list(csv.DictReader(handle))) == 4

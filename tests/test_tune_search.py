@@ -17,9 +17,10 @@ from typer.testing import CliRunner
 from dlcli.cli.app import app
 from dlcli.config import load_config, read_yaml
 from dlcli.experiment import run
-from dlcli.tune.executors import InProcessExecutor, LocalExecutor, worker_report
-from dlcli.tune.search import SearchCallback, Search, open_for_resume, trial_seeds
-from dlcli.tune.trials import metric_of
+from dlcli.study.executors import InProcessExecutor, LocalExecutor, worker_report
+from dlcli.study.random_search import create_search, open_search, trial_seeds
+from dlcli.study.runner import Study, StudyCallback
+from dlcli.study.tasks import metric_of
 from helpers import interrupt
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,9 +56,9 @@ def history_rows(run_dir: Path) -> list[str]:
         return []
 
 
-def search(tmp_path: Path, **options) -> Search:
+def search(tmp_path: Path, **options) -> Study:
     settings = {"space": SPACE, "trials": 4, **options}
-    return Search.create(BASE, tmp_path / "runs", **settings)
+    return create_search(BASE, tmp_path / "runs", **settings)
 
 
 def test_trials_csv_has_one_row_per_trial_and_each_config_reproduces_it(tmp_path):
@@ -124,7 +125,7 @@ def test_coarse_to_fine_samples_each_round_in_the_span_of_the_last_rounds_best(t
 def test_a_diverged_trial_is_recorded_and_the_search_goes_on(tmp_path):
     base = {**BASE, "optimizer": {"name": "gd"}}
     space = {"optimizer.learning_rate": {"choice": [0.5, 1.0e6]}}
-    result = Search.create(base, tmp_path / "runs", space=space, trials=6, seed=3,
+    result = create_search(base, tmp_path / "runs", space=space, trials=6, seed=3,
                            rounds=2).run(InProcessExecutor())
     table = rows(result.path)
     assert len(table) == 12
@@ -146,7 +147,7 @@ def test_a_trial_whose_values_do_not_fit_together_is_failed_and_the_search_goes_
     base = {**BASE, "model": {"hidden": [8, 4]}}
     space = {"model.hidden": {"choice": [[8], [8, 4]]},
              "model.activation": {"choice": ["relu", ["relu", "tanh"]]}}
-    result = Search.create(base, tmp_path / "runs", space=space, trials=8,
+    result = create_search(base, tmp_path / "runs", space=space, trials=8,
                            seed=2).run(InProcessExecutor())
     table = rows(result.path)
     assert len(table) == 8
@@ -159,13 +160,13 @@ def test_a_trial_whose_values_do_not_fit_together_is_failed_and_the_search_goes_
     assert any(r["status"] == "failed" for r in table)
 
 
-class StopAfter(SearchCallback):
+class StopAfter(StudyCallback):
     """Ctrl-C after ``count`` finished trials."""
 
     def __init__(self, count: int) -> None:
         self.count = count
 
-    def on_trial_end(self, search, trial):
+    def on_task_end(self, study, outcome):
         self.count -= 1
         if self.count == 0:
             raise KeyboardInterrupt
@@ -180,7 +181,7 @@ def test_ctrl_c_keeps_finished_trials_and_resume_does_not_repeat_them(tmp_path):
     assert json.loads((path / "summary.json").read_text())["status"] == "interrupted"
     before = {r["trial"]: r for r in rows(path)}
 
-    result = open_for_resume(path).run(InProcessExecutor())
+    result = open_search(path).run(InProcessExecutor())
     table = rows(path)
     assert [r["trial"] for r in table] == ["1", "2", "3", "4", "5", "6"]
     assert all(table[i] == before[str(i + 1)] for i in range(2))   # not run again
@@ -196,7 +197,7 @@ def test_resume_with_more_rounds_and_after_losing_rows(tmp_path):
     lines = (path / "trials.csv").read_text().splitlines(keepends=True)
     (path / "trials.csv").write_text("".join(lines[:-1]))
 
-    search_again = open_for_resume(path, rounds=2)
+    search_again = open_search(path, rounds=2)
     search_again.run(InProcessExecutor())
     table = rows(path)
     assert [r["trial"] for r in table] == ["1", "2", "3", "4", "5", "6"]
@@ -208,7 +209,7 @@ def test_resume_with_more_rounds_and_after_losing_rows(tmp_path):
     assert len(trial_dirs(path)) == 7           # the lost trial's first directory stays
     assert json.loads((path / "search.json").read_text())["rounds"] == 2
     with pytest.raises(Exception, match="already has trials of round 2"):
-        open_for_resume(path, rounds=1)
+        open_search(path, rounds=1)
 
 
 def test_metric_is_the_best_value_over_the_history():
@@ -222,14 +223,14 @@ def test_metric_is_the_best_value_over_the_history():
 
 def test_accuracy_metrics_are_maximised_and_train_loss_is_the_default_without_dev(tmp_path):
     no_dev = {**BASE, "data": {"dataset": "moons"}}
-    created = Search.create(no_dev, tmp_path / "a", space=SPACE, trials=1)
-    assert (created.settings.metric, created.settings.mode) == ("train_loss", "min")
-    acc = Search.create(BASE, tmp_path / "b", space=SPACE, trials=1, metric="dev_accuracy")
-    assert acc.settings.mode == "max"
+    created = create_search(no_dev, tmp_path / "a", space=SPACE, trials=1)
+    assert (created.planner.metric, created.planner.mode) == ("train_loss", "min")
+    acc = create_search(BASE, tmp_path / "b", space=SPACE, trials=1, metric="dev_accuracy")
+    assert acc.planner.mode == "max"
     with pytest.raises(Exception, match="no dev split"):
-        Search.create(no_dev, tmp_path / "c", space=SPACE, trials=1, metric="dev_loss")
+        create_search(no_dev, tmp_path / "c", space=SPACE, trials=1, metric="dev_loss")
     with pytest.raises(Exception, match="did you mean 'dev_loss'"):
-        Search.create(BASE, tmp_path / "d", space=SPACE, trials=1, metric="dev_los")
+        create_search(BASE, tmp_path / "d", space=SPACE, trials=1, metric="dev_los")
     assert not (tmp_path / "c").exists() and not (tmp_path / "d").exists()
 
 
@@ -240,14 +241,14 @@ def test_two_workers_are_two_processes_with_one_blas_thread_each(tmp_path):
         result = search(tmp_path, trials=4).run(pool)
     finally:
         pool.close()
-    workers = {t.worker for t in result.trials}
+    workers = {t.worker for t in result.outcomes}
     pids = {int(w.rsplit(":", 1)[1]) for w in workers}
     assert len(pids) == 2 and os.getpid() not in pids
     for report in reports:
         assert report["env"]["OPENBLAS_NUM_THREADS"] == "1"
         assert report["env"]["OMP_NUM_THREADS"] == "1"
         assert all(n == 1 for n in report["blas_threads"])
-    assert [t.status for t in result.trials] == ["completed"] * 4
+    assert [t.status for t in result.outcomes] == ["completed"] * 4
 
 
 def test_parallel_and_sequential_searches_draw_the_same_trials(tmp_path):
@@ -257,8 +258,8 @@ def test_parallel_and_sequential_searches_draw_the_same_trials(tmp_path):
     finally:
         pool.close()
     sequential = search(tmp_path / "s", trials=3).run(InProcessExecutor())
-    assert [(t.values, t.seed, t.metric) for t in parallel.trials] == \
-        [(t.values, t.seed, t.metric) for t in sequential.trials]
+    assert [(t.values, t.seed, t.metric) for t in parallel.outcomes] == \
+        [(t.values, t.seed, t.metric) for t in sequential.outcomes]
 
 
 # -- the command line ----------------------------------------------------------------------------

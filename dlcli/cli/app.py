@@ -16,6 +16,7 @@ from dlcli.cli.gradcheck import gradcheck
 from dlcli.cli.resume import resume
 from dlcli.cli.show import show
 from dlcli.cli.train import train
+from dlcli.cli.sweep import sweep
 from dlcli.cli.tune import tune
 from dlcli.errors import DlcliError
 
@@ -69,7 +70,7 @@ def _reflow(doc: str | None) -> str | None:
     return "\n\n".join(" ".join(line.strip() for line in p.splitlines()) for p in paragraphs)
 
 
-for command in (train, resume, gradcheck, compare, show, tune):
+for command in (train, resume, gradcheck, compare, show, sweep, tune):
     app.command(help=_reflow(command.__doc__))(command)
 
 

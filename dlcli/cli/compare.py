@@ -16,6 +16,7 @@ from rich.table import Table
 
 from dlcli.errors import InputError, RunError
 from dlcli.reports import compare as report
+from dlcli.reports import groups as grouped
 from dlcli.reports.plots import FORMATS, plot_runs
 from dlcli.reports.smoothing import check_beta
 from dlcli.runs.reader import read_runs
@@ -59,6 +60,30 @@ def render_table(comparison: report.Comparison, console: Console) -> None:
         console.print(line, markup=False, highlight=False)
 
 
+def render_groups(grouping: grouped.Grouping, console: Console) -> None:
+    header, rows = grouped.table(grouping)
+    table = Table()
+    for name in header:
+        # "0.3191 ± 0.098" stays on one line; the group's values fold when they must.
+        metric = name.startswith(("best ", "final "))
+        table.add_column(_heading(name), overflow="fold", no_wrap=metric,
+                         justify="right" if metric else "left")
+    for index, row in enumerate(rows):
+        best = index == 0 and grouping.groups[0].sort_value is not None
+        table.add_row(*row, style="bold green" if best else None)
+    console.print(table)
+    console.print(grouped.caption(grouping), markup=False, highlight=False)
+
+
+def group_keys(option: str | None, run_dirs: list[Path]) -> list[str] | None:
+    """The --group-by keys; for one sweep directory, its grid keys unless ``none``."""
+    if option is None:
+        return grouped.study_group_keys(run_dirs)
+    if option.strip().lower() == "none":
+        return None
+    return grouped.parse_keys(option)
+
+
 def check_plot_path(plot: Path) -> None:
     if plot.suffix.lower() not in FORMATS:
         raise InputError(f"--plot {str(plot)!r}: give a file name ending in "
@@ -88,6 +113,12 @@ def compare(
              "in [0, 1), e.g. 0.9.")] = None,
     all_params: Annotated[bool, typer.Option(
         "--all-params", help="Show every config value, not only those that differ.")] = False,
+    group_by: Annotated[str | None, typer.Option(
+        "--group-by", metavar="KEY[,KEY]",
+        help="One row per group of runs with the same values of these config keys: n and "
+             "mean ± std of each metric; --plot draws each group's mean curve with a min-max "
+             "band. Default for a sweep directory: its grid keys (none: one row per run).",
+        show_default=False)] = None,
 ) -> None:
     """Compare runs: the config values that differ, final and best metrics, sorted by a metric."""
     if smooth is not None and plot is None:
@@ -96,10 +127,14 @@ def compare(
         check_beta(smooth)
     if plot is not None:
         check_plot_path(plot)
+    keys = group_keys(group_by, run_dirs)
     records = read_runs(run_dirs)
     comparison = report.compare_runs(records, metric, all_params)
+    grouping = grouped.group_runs(comparison, keys) if keys else None
 
-    if output_format is Format.json:
+    if grouping is not None:
+        _show_groups(grouping, comparison, output_format, plot)
+    elif output_format is Format.json:
         typer.echo(report.to_json(comparison))
     elif output_format is Format.csv:
         typer.echo(report.to_csv(comparison), nl=False)
@@ -111,7 +146,7 @@ def compare(
         for note in report.notes(comparison):
             typer.echo(f"note: {note}", err=True)
 
-    if plot is not None:
+    if plot is not None and grouping is None:
         runs = [(label, r.history) for label, r in zip(report.run_labels(comparison),
                                                        comparison.records) if r.readable]
         try:
@@ -122,3 +157,24 @@ def compare(
 
     if not any(r.readable for r in records):
         raise RunError(f"none of the {len(records)} runs could be read")
+
+
+def _show_groups(grouping: grouped.Grouping, comparison: report.Comparison,
+                 output_format: Format, plot: Path | None) -> None:
+    if output_format is Format.json:
+        typer.echo(grouped.to_json(grouping))
+    elif output_format is Format.csv:
+        typer.echo(grouped.to_csv(grouping), nl=False)
+    elif output_format is Format.markdown:
+        typer.echo(grouped.to_markdown(grouping), nl=False)
+    else:
+        render_groups(grouping, output_console())
+    for note in report.notes(comparison):
+        typer.echo(f"note: {note}", err=True)
+    if plot is not None:
+        from dlcli.reports.study_plot import plot_study
+        try:
+            plot_study(grouped.plot_groups(grouping), plot)
+        except OSError as exc:
+            raise RunError(f"could not write {str(plot)!r}: {exc}") from None
+        typer.echo(f"wrote {plot}", err=True)

@@ -1,11 +1,10 @@
 """``dlcli tune`` (SPEC section 12): random search, coarse to fine, in parallel.
 
-Parses the command line, calls ``dlcli.tune``, draws progress on stderr through rich and prints the
+Parses the command line, calls ``dlcli.study``, draws progress on stderr through rich and prints the
 search directory on stdout (the last line), like ``dlcli train`` prints its run directory.
 """
 from __future__ import annotations
 
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -14,69 +13,50 @@ from rich.table import Table
 
 from dlcli import console
 from dlcli.cli.options import SetOption
-from dlcli.errors import InputError, Interrupted, RunError
-from dlcli.tune.executors import cpu_count, make_executor
-from dlcli.tune.search import (RoundInfo, Search, SearchCallback, SearchResult,
-                               load_search_config, load_space_file, open_for_resume, ranked)
-from dlcli.tune.trials import Trial
-from dlcli.tune.space import yaml_value
-
-class ExecutorKind(str, Enum):
-    local = "local"
-    dask = "dask"
+from dlcli.cli.study import (ExecutorKind, ExecutorOption, SchedulerOption, StudyProgress,
+                             WorkersOption, executor_for, run_study)
+from dlcli.errors import InputError, RunError
+from dlcli.study.random_search import (RandomSearch, RoundInfo, create_search, load_space_file,
+                                       load_study_config, open_search)
+from dlcli.study.runner import Batch, Study, StudyCallback, StudyResult, ranked
+from dlcli.study.space import yaml_value
+from dlcli.study.tasks import Outcome
 
 
-class _Progress(SearchCallback):
-    """Search progress over all trials on a ``console.Bar``, with the best metric so far."""
+class _Rounds(StudyCallback):
+    """Says what each round samples, and when a round could not narrow the ranges."""
 
-    def __init__(self, metric: str) -> None:
-        self.metric = metric
-        self._bar: console.Bar | None = None
-        self._done = 0
+    def __init__(self, progress: StudyProgress) -> None:
+        self.progress = progress
 
-    def on_search_begin(self, search: Search, total: int, done: int) -> None:
-        self._bar = console.Bar(search.settings.name, total, "trials")
-        self._bar.start(done)
-        self._done = done
-
-    def on_round_begin(self, search: Search, info: RoundInfo, todo: int) -> None:
-        assert self._bar is not None
+    def on_batch_begin(self, study: Study, batch: Batch) -> None:
+        info: RoundInfo = batch.info
         ranges = ", ".join(f"{k} {d.kind} [{d.low:.4g}, {d.high:.4g}]"
                            for k, d in info.space.items() if d.numeric)
-        self._bar.print(f"round {info.round}/{search.settings.rounds}: trials "
-                        f"{info.first}-{info.last}"
-                        + (f" ({todo} to run)" if todo != info.last - info.first + 1 else "")
-                        + (f"; {ranges}" if ranges else ""))
+        todo = len(batch.todo)
+        self.progress.print(f"{batch.label}: trials {info.first}-{info.last}"
+                            + (f" ({todo} to run)" if todo != len(batch.tasks) else "")
+                            + (f"; {ranges}" if ranges else ""))
 
-    def on_trial_end(self, search: Search, trial: Trial) -> None:
-        assert self._bar is not None
-        if not trial.succeeded:
-            self._bar.print(f"trial {trial.number} {trial.status}"
-                            + (f": {trial.message}" if trial.message else ""), style="yellow")
-        best = search.best()
-        self._done += 1
-        self._bar.update(self._done, f"best {self.metric} {best.metric:.4g} (trial "
-                         f"{best.number})" if best else "", force=True)
-
-    def on_round_end(self, search: Search, info: RoundInfo) -> None:
-        if info.note and self._bar is not None:
-            self._bar.print(info.note, style="yellow")
-
-    def stop(self) -> None:
-        if self._bar is not None:
-            self._bar.stop()
+    def on_batch_end(self, study: Study, batch: Batch) -> None:
+        if batch.info.note:
+            self.progress.print(batch.info.note, style="yellow")
 
 
-def _top_table(result: SearchResult, count: int = 5) -> Table:
+def _trial(study: Study, outcome: Outcome) -> str:
+    return f"trial {outcome.number}"
+
+
+def _top_table(result: StudyResult, count: int = 5) -> Table:
     metric = result.metric
-    top = ranked(result.trials, result.mode)[:count]
-    keys = list(result.trials[0].values) if result.trials else []
-    table = Table(title=f"best {len(top)} of {len(result.trials)} trials by {metric}",
+    top = ranked(result.outcomes, result.mode)[:count]
+    keys = list(result.outcomes[0].values) if result.outcomes else []
+    table = Table(title=f"best {len(top)} of {len(result.outcomes)} trials by {metric}",
                   title_justify="left")
     for name in ("trial", "round", metric, *keys):
         table.add_column(name, justify="right")
     for trial in top:
-        table.add_row(str(trial.number), str(trial.round), f"{trial.metric:.4g}",
+        table.add_row(str(trial.number), str(trial.group), f"{trial.metric:.4g}",
                       *[_short(trial.values[k]) for k in keys])
     return table
 
@@ -108,18 +88,9 @@ def tune(
                          "final.NAME; losses are minimised, accuracies maximised. Default: "
                          "dev_loss, or train_loss without a dev split.",
         show_default=False)] = None,
-    workers: Annotated[Optional[int], typer.Option(
-        "--workers", "-w", min=1, help="Local worker processes (one BLAS thread each). "
-                                       "Default: the number of cores.",
-        show_default=False)] = None,
-    executor: Annotated[ExecutorKind, typer.Option(
-        "--executor", help="local (worker processes on this machine) or dask (an existing "
-                           "Dask distributed cluster; needs --scheduler).")
-    ] = ExecutorKind.local,
-    scheduler: Annotated[Optional[str], typer.Option(
-        "--scheduler", metavar="ADDRESS", help="Dask scheduler address, e.g. "
-                                               "tcp://10.0.0.5:8786.", show_default=False)
-    ] = None,
+    workers: WorkersOption = None,
+    executor: ExecutorOption = ExecutorKind.local,
+    scheduler: SchedulerOption = None,
     seed: Annotated[Optional[int], typer.Option(
         "--seed", help="Search seed: draws every trial's values and run seed. "
                        "Default: the config's seed.", show_default=False)] = None,
@@ -153,47 +124,29 @@ def tune(
             raise InputError(f"--resume continues a search as it was set up: "
                              f"{', '.join(clash)} cannot be given with it (--rounds, "
                              "--workers, --executor and --scheduler can)")
-        search = open_for_resume(resume, rounds)
+        study = open_search(resume, rounds)
     else:
         if config is None:
             raise InputError("give a CONFIG file (or --resume SEARCH_DIR)")
         if trials is None:
             raise InputError("give --trials N, the number of trials per round")
-        raw = load_search_config(config)
-        search = Search.create(
+        raw = load_study_config(config)
+        study = create_search(
             raw, runs_dir, space=load_space_file(space) if space is not None else None,
             trials=trials, rounds=rounds or 1, keep=0.25 if keep is None else keep,
             metric=metric, seed=seed, overrides=list(set_ or []), name=name)
-    if executor is ExecutorKind.local:
-        # More workers than a round has trials would only sit idle.
-        count: int | None = min(workers or cpu_count(), search.settings.trials)
-    elif workers is not None:
-        raise InputError("--workers is for --executor local; a Dask cluster has the "
-                         "workers it was started with")
-    else:
-        count = None
-    pool = make_executor(executor.value, count, scheduler)
+    planner = study.planner
+    assert isinstance(planner, RandomSearch)
+    # More workers than a round has trials would only sit idle.
+    pool = executor_for(executor, workers, scheduler, planner.settings.trials)
 
-    progress = None if quiet else _Progress(search.settings.metric)
+    s = planner.settings
+    progress = None if quiet else StudyProgress("trials", _trial)
     if not quiet:
-        console.info(f"search directory: {search.path}")
-        console.info(f"{search.settings.trials} trials x {search.settings.rounds} rounds on "
-                     f"{pool.description}; selecting on {search.settings.metric} "
-                     f"({'lower' if search.settings.mode == 'min' else 'higher'} is better)")
-    callbacks: list[SearchCallback] = [progress] if progress is not None else []
-    try:
-        result = search.run(pool, callbacks, log=console.warn)
-    except KeyboardInterrupt:
-        if progress is not None:
-            progress.stop()
-        typer.echo(str(search.path))
-        raise Interrupted(f"interrupted; {len(search.trials)} finished trials are kept in "
-                          f"trials.csv. Continue with: dlcli tune --resume {search.path}"
-                          ) from None
-    finally:
-        if progress is not None:
-            progress.stop()
-        pool.close()
+        console.info(f"search directory: {study.path}")
+        console.info(f"{s.trials} trials x {s.rounds} rounds on {pool.description}; selecting "
+                     f"on {s.metric} ({'lower' if s.mode == 'min' else 'higher'} is better)")
+    result = run_study(study, pool, progress, [_Rounds(progress)] if progress else [])
     if not quiet:
         _summary(result)
     typer.echo(str(result.path))
@@ -202,10 +155,10 @@ def tune(
                        f"{result.path / 'trials.csv'})")
 
 
-def _summary(result: SearchResult) -> None:
+def _summary(result: StudyResult) -> None:
     metric = result.metric
     counts: dict[str, int] = {}
-    for trial in result.trials:
+    for trial in result.outcomes:
         counts[trial.status] = counts.get(trial.status, 0) + 1
     console.info(", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
     if result.best is None:

@@ -18,6 +18,9 @@ from dlcli.registry import did_you_mean
 
 # Keys whose values are free-form mappings (checked later by the stage that uses them).
 _FREE_FORM = {("data", "options")}
+# Sections that describe a study over the config, not one run: ``dlcli sweep`` and ``dlcli tune``
+# read them; a single run (train, resume) trains the config they vary and leaves them aside.
+STUDY_SECTIONS = ("sweep", "search")
 _PATH_KEYS = (("data", "train"), ("data", "dev"), ("data", "test"), ("model", "init_from"))
 
 
@@ -232,6 +235,7 @@ def load_config(path: str | os.PathLike[str] | None = None, overrides: list[str]
         if path is None:
             raise ConfigError("", message="no config given")
         raw = read_yaml(path)
+    raw = {key: value for key, value in raw.items() if key not in STUDY_SECTIONS}
     raw = apply_overrides(raw, list(overrides or []))
     if name is not None:
         raw["name"] = name

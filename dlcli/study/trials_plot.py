@@ -17,13 +17,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from dlcli.reports.plots import save_atomically
-from dlcli.tune.space import CHOICE, ONE_MINUS_LOG_UNIFORM, Distribution, Space, yaml_value
+from dlcli.study.space import CHOICE, ONE_MINUS_LOG_UNIFORM, Distribution, Space, yaml_value
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from dlcli.tune.trials import Trial
+    from dlcli.study.tasks import Outcome as Trial
 
 
 def axis_value(dist: Distribution, value: Any) -> float:
@@ -56,8 +56,8 @@ def _panel(ax: Axes, key: str, dist: Distribution, trials: Sequence[Trial],
     from matplotlib import colormaps
 
     cmap = colormaps["viridis"]
-    for round_ in sorted({t.round for t in trials}):
-        group = [t for t in trials if t.round == round_]
+    for round_ in sorted({t.group for t in trials}):
+        group = [t for t in trials if t.group == round_]
         ax.scatter([_x(dist, t, key) for t in group], [t.metric for t in group], s=22,
                    color=cmap(0.0 if rounds <= 1 else (round_ - 1) / (rounds - 1)),
                    alpha=0.85, linewidths=0, label=f"round {round_}")
@@ -91,7 +91,7 @@ def plot_trials(trials: Sequence[Trial], space: Space, metric: str, mode: str,
     if not ok:
         raise ValueError("no succeeded trial to plot")
     best = min(ok, key=lambda t: (t.metric if mode == "min" else -t.metric, t.number))
-    rounds = max(t.round for t in trials)
+    rounds = max(t.group for t in trials)
     keys = list(space)
     columns = min(3, len(keys))
     rows = math.ceil(len(keys) / columns)

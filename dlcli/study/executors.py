@@ -1,7 +1,7 @@
-"""Where the trials of a search run (SPEC section 12): in this process, in local worker processes,
+"""Where the runs of a study go (SPEC section 12): in this process, in local worker processes,
 or on a Dask distributed cluster.
 
-Every executor has the same small interface, so the search loop does not care which one it has:
+Every executor has the same small interface, so the study runner does not care which one it has:
 ``submit(fn, arg)`` returns a future, ``as_completed(futures)`` yields them as they finish,
 ``interrupt(futures)`` stops a search on Ctrl-C (cancels what has not started, stops the trials that
 are running at their next epoch end so they record themselves as ``interrupted``) and returns the
@@ -183,12 +183,22 @@ def worker_report(_: Any = None) -> dict[str, Any]:
     return report
 
 
+# Imported by the forkserver before it forks workers (``dlcli.study.worker_preload``).
+PRELOAD = "dlcli.study.worker_preload"
+
+
 def _context() -> multiprocessing.context.BaseContext:
-    # Not fork: a forked child inherits the parent's threads' locks and its BLAS thread pool in
-    # whatever state they were. forkserver starts workers from a clean server process (cheap after
-    # the first); spawn where forkserver does not exist.
+    # Not fork: a forked child inherits the parent's threads' locks (rich's progress thread) and
+    # its BLAS thread pool in whatever state they were. forkserver starts workers from a clean
+    # server process that has imported numpy, dlcli and matplotlib once (PRELOAD), so each
+    # worker is a cheap fork of it; spawn where forkserver does not exist.
     methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if "forkserver" not in methods:
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    # Only heeded before the forkserver starts (once per process); afterwards it is a no-op.
+    context.set_forkserver_preload([PRELOAD])
+    return context
 
 
 class LocalExecutor:

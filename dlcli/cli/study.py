@@ -1,0 +1,120 @@
+"""What ``dlcli tune`` and ``dlcli sweep`` share on the command line: the executor options, the
+progress bar over a study's runs, and running a study with Ctrl-C handled."""
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections.abc import Callable
+from enum import Enum
+from typing import Annotated, Any, Optional
+
+import typer
+
+from dlcli import console
+from dlcli.errors import DlcliError, InputError, Interrupted
+from dlcli.study.executors import Executor, cpu_count, make_executor
+from dlcli.study.runner import Study, StudyCallback, StudyResult
+from dlcli.study.tasks import Outcome
+
+class ExecutorKind(str, Enum):
+    local = "local"
+    dask = "dask"
+
+
+WorkersOption = Annotated[Optional[int], typer.Option(
+    "--workers", "-w", min=1, help="Local worker processes (one BLAS thread each). "
+                                   "Default: the number of cores.", show_default=False)]
+ExecutorOption = Annotated[ExecutorKind, typer.Option(
+    "--executor", help="local (worker processes on this machine) or dask (an existing "
+                       "Dask distributed cluster; needs --scheduler).")]
+SchedulerOption = Annotated[Optional[str], typer.Option(
+    "--scheduler", metavar="ADDRESS", help="Dask scheduler address, e.g. "
+                                           "tcp://10.0.0.5:8786.", show_default=False)]
+
+
+def executor_for(kind: ExecutorKind, workers: int | None, scheduler: str | None,
+                 parallel: int) -> Executor:
+    """The executor the options ask for; no more local workers than ``parallel`` tasks."""
+    if kind is ExecutorKind.local:
+        count: int | None = max(1, min(workers or cpu_count(), parallel))
+    elif workers is not None:
+        raise InputError("--workers is for --executor local; a Dask cluster has the "
+                         "workers it was started with")
+    else:
+        count = None
+    return make_executor(kind.value, count, scheduler)
+
+
+class StudyProgress(StudyCallback):
+    """One ``console.Bar`` over the study's runs, with the best metric so far; failed and
+    diverged runs are named above it as they finish."""
+
+    def __init__(self, noun: str, describe: Callable[[Study, Outcome], str],
+                 short: Callable[[Study, Outcome], str] | None = None) -> None:
+        self.noun, self.describe = noun, describe
+        self.short = short or describe
+        self._bar: console.Bar | None = None
+        self._done = 0
+
+    def on_study_begin(self, study: Study, total: int, done: int) -> None:
+        self._bar = console.Bar(study.planner.name, total, self.noun)
+        self._bar.start(done)
+        self._done = done
+
+    def print(self, text: str, style: str | None = None) -> None:
+        if self._bar is not None:
+            self._bar.print(text, style=style)
+
+    def on_task_end(self, study: Study, outcome: Outcome) -> None:
+        if not outcome.succeeded:
+            self.print(f"{self.describe(study, outcome)} {outcome.status}"
+                       + (f": {outcome.message}" if outcome.message else ""), style="yellow")
+        best = study.best()
+        self._done += 1
+        if self._bar is not None:
+            self._bar.update(self._done, f"best {study.planner.metric} {best.metric:.4g} "
+                             f"({self.short(study, best)})" if best else "", force=True)
+
+    def stop(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+def _exit_on_next_ctrl_c() -> Any:
+    """While the study shuts its workers down, another Ctrl-C ends the process at once, with
+    the same exit code: every finished run is already recorded. Returns the handler it
+    replaced (None when it could not install one)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGINT, lambda signum, frame: os._exit(130))
+
+
+def run_study(study: Study, pool: Executor, progress: StudyProgress | None,
+              callbacks: list[StudyCallback]) -> StudyResult:
+    """Run ``study``; on Ctrl-C, print the study directory and raise ``Interrupted`` (exit 130)
+    saying how to resume."""
+    previous = None
+    try:
+        return study.run(pool, [*([progress] if progress else []), *callbacks],
+                         log=console.warn)
+    except KeyboardInterrupt:
+        previous = _exit_on_next_ctrl_c()
+        if progress is not None:
+            progress.stop()
+        planner = study.planner
+        typer.echo(str(study.path))
+        raise Interrupted(f"interrupted; {len(study.outcomes)} finished runs are kept in "
+                          f"{planner.table_file}. Continue with: {planner.command} --resume "
+                          f"{study.path}") from None
+    except DlcliError:
+        if progress is not None:
+            progress.stop()
+        raise
+    finally:
+        pool.close()
+        if progress is not None:
+            progress.stop()
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+

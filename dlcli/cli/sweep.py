@@ -1,0 +1,145 @@
+"""``dlcli sweep`` (SPEC section 12): a grid of config values, each point with N seeds.
+
+Parses the command line, calls ``dlcli.study``, draws progress on stderr through rich and prints the
+sweep directory on stdout (the last line), like ``dlcli train`` prints its run directory.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.table import Table
+
+from dlcli import console
+from dlcli.cli.options import SetOption
+from dlcli.cli.study import (ExecutorKind, ExecutorOption, SchedulerOption, StudyProgress,
+                             WorkersOption, executor_for, run_study)
+from dlcli.errors import InputError, RunError
+from dlcli.study.grid import PLOT_FILE, GridSweep, create_sweep, open_sweep
+from dlcli.study.random_search import load_study_config
+from dlcli.study.runner import SUMMARY_FILE, Study, StudyResult
+from dlcli.study.tasks import Outcome
+
+
+def _run(study: Study, outcome: Outcome) -> str:
+    planner = study.planner
+    assert isinstance(planner, GridSweep)
+    return f"{planner.label(outcome.group)}, seed {outcome.seed}"
+
+
+def _short(study: Study, outcome: Outcome) -> str:
+    return f"point {outcome.group}"
+
+
+def sweep(
+    config: Annotated[Optional[Path], typer.Argument(
+        help="YAML config every run starts from; may hold the grid under sweep:.",
+        metavar="CONFIG", show_default=False)] = None,
+    grid: Annotated[Optional[list[str]], typer.Option(
+        "--grid", "-g", metavar="KEY.PATH=V1,V2,...",
+        help="Values of one config key (repeatable; the grid is every combination). Values "
+             "are YAML scalars split on commas outside brackets and quotes: "
+             "model.hidden=[16,8],[32] is two points. Replaces the config's sweep: values of "
+             "that key.", show_default=False)] = None,
+    seeds: Annotated[Optional[int], typer.Option(
+        "--seeds", "-n", min=1, help="Seeds per point: seed, seed+1, ... (all on one data "
+                                     "split). Default: the config's sweep.seeds, else 3.",
+        show_default=False)] = None,
+    metric: Annotated[Optional[str], typer.Option(
+        "--metric", help="Metric that ranks the points (by their mean over seeds): NAME "
+                         "(best over a run's epochs) or final.NAME. Default: dev_loss, or "
+                         "train_loss without a dev split.", show_default=False)] = None,
+    workers: WorkersOption = None,
+    executor: ExecutorOption = ExecutorKind.local,
+    scheduler: SchedulerOption = None,
+    set_: SetOption = None,
+    runs_dir: Annotated[Path, typer.Option(
+        "--runs-dir", help="Where the sweep directory goes.")] = Path("runs"),
+    name: Annotated[Optional[str], typer.Option(
+        "--name", help="Sweep name (default: the config's name:, else the file's stem).",
+        show_default=False)] = None,
+    resume: Annotated[Optional[Path], typer.Option(
+        "--resume", metavar="SWEEP_DIR",
+        help="Finish an interrupted sweep (finished runs are not run again).",
+        show_default=False)] = None,
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", help="No progress or summary; print only the sweep directory.")
+    ] = False,
+) -> None:
+    """Run every combination of a grid of config values, each with several seeds, in parallel.
+
+    Every run is an ordinary run directory inside RUNS_DIR/<time>-<name>-sweep/, which also
+    holds study.csv (one row per run), summary.json (per point: n, mean, std, min and max of
+    the final and best metrics) and study.png (mean curves with min-max bands over the seeds).
+    Every run uses the same data split (data.seed, default the config's seed). Prints the sweep
+    directory (the last line of standard output). Exit code 0 when at least one run succeeded,
+    1 when none did, 2 for bad input, 130 on Ctrl-C (finished runs are kept; dlcli sweep
+    --resume SWEEP_DIR finishes the rest).
+    """
+    if resume is not None:
+        given = {"CONFIG": config, "--grid": grid or None, "--seeds": seeds,
+                 "--metric": metric, "--set": set_ or None, "--name": name}
+        clash = [option for option, value in given.items() if value is not None]
+        if clash:
+            raise InputError(f"--resume finishes a sweep as it was set up: "
+                             f"{', '.join(clash)} cannot be given with it (--workers, "
+                             "--executor and --scheduler can)")
+        study = open_sweep(resume)
+    else:
+        if config is None:
+            raise InputError("give a CONFIG file (or --resume SWEEP_DIR)")
+        study = create_sweep(load_study_config(config), runs_dir, grid=list(grid or []),
+                             seeds=seeds, metric=metric, overrides=list(set_ or []),
+                             name=name)
+    planner = study.planner
+    assert isinstance(planner, GridSweep)
+    pool = executor_for(executor, workers, scheduler, planner.total())
+
+    s = planner.settings
+    progress = None if quiet else StudyProgress("runs", _run, _short)
+    if not quiet:
+        console.info(f"sweep directory: {study.path}")
+        seed_text = ", ".join(map(str, s.seeds)) if len(s.seeds) <= 4 else \
+            f"{s.seeds[0]}..{s.seeds[-1]}"
+        console.info(f"{planner.total()} runs: {len(planner.points)} points x "
+                     f"{len(s.seeds)} seeds ({seed_text}), all on data seed {s.data_seed}")
+        console.info(f"on {pool.description}")
+    result = run_study(study, pool, progress, [])
+    if not quiet:
+        _summary(study, result)
+    typer.echo(str(result.path))
+    if result.best is None:
+        raise RunError("no run succeeded (see the status and message columns of "
+                       f"{result.path / planner.table_file})")
+
+
+def _mean_std(stats: dict[str, Any]) -> str:
+    if not stats or not stats.get("n"):
+        return "-"
+    if stats.get("std") is None:
+        return f"{stats['mean']:.4g}"
+    return f"{stats['mean']:.4g} ± {stats['std']:.2g}"
+
+
+def _summary(study: Study, result: StudyResult) -> None:
+    import json
+
+    counts: dict[str, int] = {}
+    for outcome in result.outcomes:
+        counts[outcome.status] = counts.get(outcome.status, 0) + 1
+    console.info(", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
+    summary = json.loads((result.path / SUMMARY_FILE).read_text(encoding="utf-8"))
+    metric = summary["metric"]
+    sign = 1.0 if summary["mode"] == "min" else -1.0
+    points = sorted(summary["points"], key=lambda p: (
+        p["metric"]["n"] == 0, sign * (p["metric"]["mean"] or 0.0), p["point"]))
+    table = Table(title=f"{len(points)} points by mean {metric} over seeds",
+                  title_justify="left")
+    for column in ("point", "n", metric):
+        table.add_column(column, justify="left" if column == "point" else "right")
+    for point in points:
+        table.add_row(point["label"], str(point["n"]), _mean_std(point["metric"]))
+    console.err.print(table)
+    if (result.path / PLOT_FILE).exists():
+        console.info(f"plot: {result.path / PLOT_FILE}")
