@@ -145,7 +145,8 @@ def cost_figure(history_rows: HistoryRows, title: str,
     value_axis(ax, [v for _, y in drawn.values() for v in y])
     _run_markers(ax, history_rows, metrics, drawn)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
+    if ax.get_legend_handles_labels()[0]:   # a run that failed before its first row has none
+        ax.legend(fontsize="small")
     if lr_ax is not None:
         lr_ax.plot(lr_x, lr_y, color="C2", drawstyle="steps-pre")
         lr_ax.set(ylabel="learning rate")
