@@ -6,7 +6,7 @@ directory, machine formats), so ``dlcli train cfg.yaml | tail -1`` is the run di
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
@@ -17,7 +17,9 @@ from rich.text import Text
 
 from dlcli.run_schema import COST, EVALUATED_SPLITS, METRICS, metric_name
 from dlcli.train.callbacks import Callback
-from dlcli.train.loop import Trainer
+
+if TYPE_CHECKING:
+    from dlcli.train.loop import Trainer
 
 DEV_ACCURACY = metric_name("dev", "accuracy")   # shown beside the cost on the progress bar
 

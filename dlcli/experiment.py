@@ -28,6 +28,7 @@ from dlcli.config.schema import Config
 from dlcli.data.dataset import Dataset
 from dlcli.errors import DlcliError, InputError, RunError, WriteError
 from dlcli.reports import boundary
+from dlcli.reports.background import Painter
 from dlcli.reports.confusion import confusion_block
 from dlcli.reports.plots import plot_cost
 from dlcli.resources import check_memory
@@ -149,19 +150,23 @@ def summarize(trainer: Trainer, config: Config, *, run: str, started: str,
 
 def run(config: Config, runs_dir: str | Path = "runs", *, overrides: list[str] | None = None,
         callbacks: list[Callback] | None = None, log: Log | None = None,
-        on_start: Callable[[Path, Prepared], None] | None = None) -> RunResult:
+        on_start: Callable[[Path, Prepared], None] | None = None,
+        draw_in_background: bool = False) -> RunResult:
     """Train ``config`` into a new run directory under ``runs_dir`` and return the result.
 
     Raises ``InputError`` (nothing written) for bad input. A KeyboardInterrupt is recorded as
-    status ``interrupted`` and then re-raised."""
+    status ``interrupted`` and then re-raised. ``draw_in_background``: load matplotlib in a helper
+    process while the run trains and draw the run's figures there (``dlcli train`` does; see
+    ``dlcli.reports.background``); either way they are written before this returns."""
     prepared = prepare(config, callbacks)
     path = create_run_dir(runs_dir, config.name or "run")
-    return _train_in(path, prepared, overrides=overrides, log=log, on_start=on_start)
+    return _train_in(path, prepared, overrides=overrides, log=log, on_start=on_start,
+                     painter=Painter(background=draw_in_background))
 
 
 def _train_in(path: Path, prepared: Prepared, *, overrides: list[str] | None, log: Log | None,
-              on_start: Callable[[Path, Prepared], None] | None, parent: Path | None = None,
-              epochs: int | None = None) -> RunResult:
+              on_start: Callable[[Path, Prepared], None] | None, painter: Painter,
+              parent: Path | None = None, epochs: int | None = None) -> RunResult:
     """Write the run's files into ``path`` and train (from wherever the trainer stands)."""
     config, trainer, data = prepared.config, prepared.trainer, prepared.data
     started = now_utc()
@@ -217,7 +222,7 @@ def _train_in(path: Path, prepared: Prepared, *, overrides: list[str] | None, lo
         raise
     finally:   # also on Ctrl-C (status "interrupted"): keep what the run has
         try:
-            metrics = _finish(trainer, config, path, started, say, parent_name,
+            metrics = _finish(trainer, config, path, started, say, parent_name, painter,
                               failing=failure is not None)
         finally:
             with contextlib.suppress(OSError):
@@ -228,7 +233,8 @@ def _train_in(path: Path, prepared: Prepared, *, overrides: list[str] | None, lo
 def resume(run_dir: str | Path, runs_dir: str | Path | None = None, *,
            epochs: int | None = None, overrides: list[str] | None = None,
            callbacks: list[Callback] | None = None, log: Log | None = None,
-           on_start: Callable[[Path, Prepared], None] | None = None) -> RunResult:
+           on_start: Callable[[Path, Prepared], None] | None = None,
+           draw_in_background: bool = False) -> RunResult:
     """Continue a run from its last checkpoint into a new run directory.
 
     ``epochs`` is the total number of epochs to reach (default: the config's). Without changes,
@@ -268,7 +274,8 @@ def resume(run_dir: str | Path, runs_dir: str | Path | None = None, *,
     path = create_run_dir(runs_dir if runs_dir is not None else parent.parent,
                           config.name or "run")
     return _train_in(path, prepared, overrides=overrides, log=log, on_start=on_start,
-                     parent=parent, epochs=target)
+                     painter=Painter(background=draw_in_background), parent=parent,
+                     epochs=target)
 
 
 def _confusion(trainer: Trainer) -> dict[str, Any] | None:
@@ -307,22 +314,26 @@ def _parent_history(parent: Path, start: int) -> list[dict[str, Any]]:
 
 
 def _finish(trainer: Trainer, config: Config, path: Path, started: str, say: Log,
-            parent: str | None, *, failing: bool = False) -> dict[str, Any]:
+            parent: str | None, painter: Painter, *, failing: bool = False
+            ) -> dict[str, Any]:
     """Write the run's final files: params.npz, the pictures and, last, metrics.json (its
     honest status: when it says completed, every other file is there).
 
     A write that fails (a full disk) makes the run ``failed`` with that reason, and the other
     files are still attempted, metrics.json above all. The first failure is raised, unless
     ``failing``: then the error already on its way up is the one the user sees."""
-    errors: list[WriteError] = []
+    errors: list[RunError] = []
+
+    def fail(exc: RunError) -> None:
+        errors.append(exc)
+        if trainer.status != "failed":
+            trainer.status, trainer.message = "failed", str(exc)
 
     def attempt(write: Callable[[], Any]) -> None:
         try:
             write()
         except WriteError as exc:
-            errors.append(exc)
-            if trainer.status != "failed":
-                trainer.status, trainer.message = "failed", str(exc)
+            fail(exc)
 
     trained = trainer.status in ("completed", "early_stopped")
     test = trainer.evaluate_test() if trained else {}
@@ -337,12 +348,18 @@ def _finish(trainer: Trainer, config: Config, path: Path, started: str, say: Log
 
     attempt(lambda: write_npz(path / PARAMS_FILE, trainer.network.get_params()))
     metrics = final_metrics()
-    attempt(lambda: plot_cost(trainer.history, path / COST_PLOT_FILE, title=path.name,
-                              metrics=metrics))
+    painter.submit(COST_PLOT_FILE, plot_cost, trainer.history, path / COST_PLOT_FILE,
+                   title=path.name, metrics=metrics)
     inputs = boundary.from_trained(trainer.network, trainer.data) if trained else None
     if inputs is not None:
-        attempt(lambda: boundary.plot_boundary(inputs, path / BOUNDARY_PLOT_FILE,
-                                               title=f"{path.name}: decision boundary"))
+        painter.submit(BOUNDARY_PLOT_FILE, boundary.plot_boundary, inputs,
+                       path / BOUNDARY_PLOT_FILE, title=f"{path.name}: decision boundary")
+    for figure in painter.finish():
+        if figure.kind == WriteError.__name__:   # a full disk fails the run, as for any file
+            fail(RunError(figure.reason))
+        else:   # a figure that could not be drawn otherwise is a warning, not a failed run
+            attempt(lambda figure=figure: say(f"warning: {figure.label} not drawn: "
+                                              f"{figure.kind}: {figure.reason}"))
     if errors:   # the status is now failed
         metrics = final_metrics()
     attempt(lambda: write_json(path / METRICS_FILE, metrics))

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from dlcli.cli.app import app
 from dlcli.errors import WriteError
+from dlcli.reports.background import Painter
 from dlcli.runs import files
 from dlcli.runs.rundir import HistoryFile
 from helpers import SMALL, metrics, only_run, write_config
@@ -108,6 +109,9 @@ def full_disk_at(monkeypatch, name: str, after: int = 0) -> None:
         return fd, tmp
 
     monkeypatch.setattr(files, "tempfile", SimpleNamespace(mkstemp=mkstemp))
+    # The figures are drawn in this process, where the full disk is simulated (dlcli train draws
+    # them in a helper process, which a real full disk fails the same way).
+    monkeypatch.setattr("dlcli.experiment.Painter", lambda background=False: Painter(False))
 
 
 @pytest.mark.parametrize("name", ["checkpoint.npz", "params.npz", "metrics.json", "cost.png"])

@@ -8,18 +8,17 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from dlcli.errors import InputError, RunError
-from dlcli.reports import compare as report
-from dlcli.reports import groups as grouped
-from dlcli.reports.plots import FORMATS, plot_runs
-from dlcli.reports.smoothing import check_beta
-from dlcli.runs.reader import read_runs
+
+if TYPE_CHECKING:   # the rest is imported where it is used: building the CLI loads no numpy
+    from dlcli.reports import compare as report
+    from dlcli.reports import groups as grouped
 
 
 class Format(str, Enum):
@@ -45,6 +44,8 @@ def _heading(name: str) -> str:
 
 
 def render_table(comparison: report.Comparison, console: Console) -> None:
+    from dlcli.reports import compare as report
+
     header, rows = report.table(comparison)
     best = comparison.best is not None
     table = Table()
@@ -61,6 +62,8 @@ def render_table(comparison: report.Comparison, console: Console) -> None:
 
 
 def render_groups(grouping: grouped.Grouping, console: Console) -> None:
+    from dlcli.reports import groups as grouped
+
     header, rows = grouped.table(grouping)
     table = Table()
     for name in header:
@@ -77,6 +80,8 @@ def render_groups(grouping: grouped.Grouping, console: Console) -> None:
 
 def group_keys(option: str | None, run_dirs: list[Path]) -> list[str] | None:
     """The --group-by keys; for one sweep directory, its grid keys unless ``none``."""
+    from dlcli.reports import groups as grouped
+
     if option is None:
         return grouped.study_group_keys(run_dirs)
     if option.strip().lower() == "none":
@@ -85,6 +90,8 @@ def group_keys(option: str | None, run_dirs: list[Path]) -> list[str] | None:
 
 
 def check_plot_path(plot: Path) -> None:
+    from dlcli.reports.plots import FORMATS
+
     if plot.suffix.lower() not in FORMATS:
         raise InputError(f"--plot {str(plot)!r}: give a file name ending in "
                          f"{', '.join(FORMATS)}")
@@ -121,6 +128,12 @@ def compare(
         show_default=False)] = None,
 ) -> None:
     """Compare runs: the config values that differ, final and best metrics, sorted by a metric."""
+    from dlcli.reports import compare as report
+    from dlcli.reports import groups as grouped
+    from dlcli.reports.plots import plot_runs
+    from dlcli.reports.smoothing import check_beta
+    from dlcli.runs.reader import read_runs
+
     if smooth is not None and plot is None:
         raise InputError("--smooth changes the --plot figure; add --plot FILE.png")
     if smooth is not None:
@@ -161,6 +174,9 @@ def compare(
 
 def _show_groups(grouping: grouped.Grouping, comparison: report.Comparison,
                  output_format: Format, plot: Path | None) -> None:
+    from dlcli.reports import compare as report
+    from dlcli.reports import groups as grouped
+
     if output_format is Format.json:
         typer.echo(grouped.to_json(grouping))
     elif output_format is Format.csv:

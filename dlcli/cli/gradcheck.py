@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich import box
@@ -18,12 +18,16 @@ from rich.table import Table
 
 from dlcli import console
 from dlcli.cli.options import SetOption
-from dlcli.config import load_config
 from dlcli.errors import InputError
-from dlcli.gradcheck import (BAD, DEFAULT_BATCH, DEFAULT_EPSILON, GREAT, Case, GradCheckResult,
-                             builtin_cases, check_cases, config_case, to_json)
+
+if TYPE_CHECKING:   # the rest is imported where it is used: building the CLI loads no numpy
+    from dlcli.gradcheck import Case, GradCheckResult
 
 DEFAULT_MAX_PARAMS = 2000
+# The library's defaults (dlcli.gradcheck's DEFAULT_EPSILON and DEFAULT_BATCH), written out here so
+# that building the command line does not load numpy; tests/test_startup.py checks they agree.
+DEFAULT_EPSILON = 1e-7
+DEFAULT_BATCH = 16
 STYLES = {"great": "green", "inspect": "yellow", "bad": "bold red"}
 
 
@@ -65,6 +69,9 @@ def gradcheck(
     below 1e-3 inspect, otherwise bad. Exit code 0 for great or inspect, 1 for bad (with
     --strict also for inspect), 2 for bad input.
     """
+    from dlcli.config import load_config
+    from dlcli.gradcheck import builtin_cases, check_cases, config_case, to_json
+
     overrides = list(set_ or [])
     if config is None:
         if overrides:
@@ -100,6 +107,8 @@ def _fmt(value: float) -> str:
 
 
 def _table(result: GradCheckResult) -> Table:
+    from dlcli.gradcheck import GREAT
+
     # No vertical rules: the table fits 80 columns with sampled counts and large shapes.
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
     table.add_column("array")
@@ -148,6 +157,8 @@ def _explain(result: GradCheckResult) -> str:
 
 def _notes(cases: list[Case], results: dict[str, GradCheckResult], max_params: int
            ) -> list[str]:
+    from dlcli.gradcheck import GREAT
+
     notes = []
     for case in cases:
         result = results[case.name]
@@ -179,6 +190,8 @@ def _notes(cases: list[Case], results: dict[str, GradCheckResult], max_params: i
 
 def _render(title: str, cases: list[Case], results: dict[str, GradCheckResult],
             summary: dict, max_params: int) -> None:
+    from dlcli.gradcheck import BAD, GREAT
+
     out = console.out
     first = next(iter(results.values()))
     out.print(f"gradient check of {title}: epsilon {first.epsilon:g}, float64, dropout off, "

@@ -3,23 +3,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.syntax import Syntax
 from rich.table import Table
 
 from dlcli import console as cli_console
 from dlcli.cli.compare import output_console
 from dlcli.errors import InputError, RunError
-from dlcli.reports.compare import format_param, message
-from dlcli.reports.confusion import confusion_rows
-from dlcli.reports.plots import has_column, series
 from dlcli.reports.smoothing import check_beta, ewma
 from dlcli.reports.termplot import text_plot
-from dlcli.runs.files import yaml_text
-from dlcli.runs.reader import RunRecord, find_runs, is_run_dir, nest, read_run
+
+if TYPE_CHECKING:   # the rest is imported where it is used: building the CLI loads no numpy
+    from dlcli.runs.reader import RunRecord
 
 SUMMARY_KEYS = ("epochs_run", "steps", "best_epoch", "monitor", "restored_epoch", "seed", "started",
                 "finished",
@@ -28,6 +25,8 @@ SUMMARY_KEYS = ("epochs_run", "steps", "best_epoch", "monitor", "restored_epoch"
 
 def check_run_dir(path: Path) -> None:
     """An InputError unless ``path`` is one run directory (with a hint when it holds runs)."""
+    from dlcli.runs.reader import find_runs, is_run_dir
+
     if is_run_dir(path):
         return
     runs = find_runs([path])  # raises compare's error for a missing path, a file, no runs
@@ -37,6 +36,8 @@ def check_run_dir(path: Path) -> None:
 
 
 def summary(record: RunRecord) -> list[tuple[str, str]]:
+    from dlcli.reports.compare import format_param, message
+
     m = record.metrics
     rows = [("run", str(record.path)), ("name", record.name), ("status", record.status)]
     if message(record):
@@ -54,6 +55,11 @@ def summary(record: RunRecord) -> list[tuple[str, str]]:
 
 def print_config(console: Console, config: Mapping[str, Any]) -> None:
     """The config as YAML, laid out as in the run's config.yaml; highlighted on a terminal."""
+    from rich.syntax import Syntax  # loads pygments: only here
+
+    from dlcli.runs.files import yaml_text
+    from dlcli.runs.reader import nest
+
     text = yaml_text(nest(config)).rstrip("\n")
     if console.is_terminal:
         console.print(Syntax(text, "yaml", background_color="default"))
@@ -63,6 +69,8 @@ def print_config(console: Console, config: Mapping[str, Any]) -> None:
 
 def confusion_table(block: Any) -> Table | None:
     """metrics.json's confusion matrix as a table (rows: true class, columns: predicted)."""
+    from dlcli.reports.confusion import confusion_rows
+
     rows = confusion_rows(block) if isinstance(block, Mapping) else None
     if rows is None:
         return None
@@ -79,6 +87,8 @@ def confusion_table(block: Any) -> Table | None:
 
 def cost_plot(record: RunRecord, smooth: float | None, width: int) -> list[str]:
     """The training cost and, when present, the dev loss as a text plot."""
+    from dlcli.reports.plots import has_column, series
+
     curves = {label: series(record.history, column)
               for label, column in (("training cost", "cost"), ("dev loss", "dev_loss"))
               if has_column(record.history, column)}
@@ -96,6 +106,8 @@ def show(
              "in [0, 1), e.g. 0.9.")] = None,
 ) -> None:
     """Show one run: its summary and metrics, its config and a terminal plot of its cost."""
+    from dlcli.runs.reader import read_run
+
     if smooth is not None:
         check_beta(smooth)
     check_run_dir(run_dir)

@@ -9,7 +9,6 @@ import typer
 
 from dlcli import console
 from dlcli.cli.options import SetOption
-from dlcli.config import load_config
 from dlcli.errors import RunError
 
 if TYPE_CHECKING:
@@ -28,7 +27,9 @@ def run_and_report(launch: Callable[..., RunResult], *, epochs: int, description
         if not quiet:
             console.info(f"run directory: {path}")
 
-    result = launch(callbacks=callbacks, log=None if quiet else console.info, on_start=started)
+    # The figures are drawn in a helper process that loads matplotlib while the run trains.
+    result = launch(callbacks=callbacks, log=None if quiet else console.info, on_start=started,
+                    draw_in_background=True)
     if not quiet:
         console.print_summary(result.metrics)
     typer.echo(str(result.path))
@@ -56,6 +57,7 @@ def train(
     """
     from functools import partial
 
+    from dlcli.config import load_config
     from dlcli.experiment import run
 
     overrides = list(set_ or [])

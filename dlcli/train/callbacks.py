@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 from dlcli.run_schema import direction
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from dlcli.train.loop import Trainer
 
 
@@ -73,5 +75,7 @@ class EarlyStopping(Callback):
         return {"best": self.best, "best_epoch": self.best_epoch}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        import numpy as np  # here: the command line's progress bar imports this module
+
         self.best = None if state.get("best") is None else float(state["best"])
         self.best_epoch = None if state.get("best_epoch") is None else int(state["best_epoch"])

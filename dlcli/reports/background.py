@@ -1,0 +1,155 @@
+"""Draw a run's figures off its critical path: in a helper process that loads matplotlib while the
+run trains.
+
+Importing matplotlib takes 0.3-0.9 s, most of a short run's wall time. A ``Painter`` made with
+``background=True`` starts ``python -m dlcli.reports.background`` when the run begins; the helper
+imports matplotlib and dlcli's drawing code on the other core while the run trains, then reads the
+jobs from its stdin: pickled calls of module-level functions, e.g.
+``plots.plot_cost(rows, path, title=...)``. The run queues them when training ends (``submit``),
+and ``finish`` hands them over and waits for the helper, so the figures are on disk when the run
+is over.
+
+- ``finish`` returns, per figure that was not drawn, the exception's type name and its one-line
+  message; the caller decides (a full disk fails a run, a figure matplotlib could not draw is a
+  warning).
+- When the helper cannot be started, or dies without drawing (it could not import matplotlib, it
+  was killed), the calls run in this process, as they do with ``background=False``.
+- The helper runs in its own session, so Ctrl-C in the terminal stops the run but not the drawing
+  of the interrupted run's curve, and with one BLAS thread, so it does not spin against the run's
+  matrix products. If the run's process dies, the helper reads end-of-file and exits.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NamedTuple
+
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the directory that holds dlcli/
+_FAILED = "dlcli-drawing-failed"
+FINISH_TIMEOUT = 300.0  # seconds to wait for the drawings before giving up on them
+
+Job = tuple[str, Callable[..., Any], tuple[Any, ...], dict[str, Any]]
+
+
+class NotDrawn(NamedTuple):
+    """A figure that was not drawn: its label, the exception's type name and message (one line)."""
+
+    label: str
+    kind: str
+    reason: str
+
+
+def _last_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[-1] if lines else ""
+
+
+def _run(jobs: list[Job]) -> list[NotDrawn]:
+    """Run every job here; what each that raised was."""
+    failed = []
+    for label, function, args, kwargs in jobs:
+        try:
+            function(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - reported to the caller
+            failed.append(NotDrawn(label, type(exc).__name__, _last_line(exc)))
+    return failed
+
+
+class Painter:
+    """Draws a run's figures: in a helper process (``background=True``) or in this one."""
+
+    def __init__(self, background: bool = False) -> None:
+        self._jobs: list[Job] = []
+        self._proc: subprocess.Popen[bytes] | None = self._start() if background else None
+
+    @staticmethod
+    def _start() -> subprocess.Popen[bytes] | None:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH"))
+                                            if p)
+        for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            env[name] = "1"
+        try:
+            return subprocess.Popen([sys.executable, "-m", "dlcli.reports.background"],
+                                    stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.PIPE, env=env, start_new_session=True)
+        except OSError:
+            return None
+
+    def submit(self, label: str, function: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Queue ``function(*args, **kwargs)``, a module-level function (the helper imports it
+        by name); ``label`` (e.g. the file name) names it in ``finish``'s reasons."""
+        self._jobs.append((label, function, args, kwargs))
+
+    def finish(self, timeout: float = FINISH_TIMEOUT) -> list[NotDrawn]:
+        """Draw what was queued and wait for it; what was not drawn, and why."""
+        jobs, self._jobs = self._jobs, []
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return _run(jobs)
+        try:
+            payload = pickle.dumps(jobs, protocol=pickle.HIGHEST_PROTOCOL) if jobs else b""
+        except Exception:  # noqa: BLE001 - something not picklable: draw here instead
+            payload = b""
+        try:
+            _, err = proc.communicate(input=payload, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            return [NotDrawn(label, "TimeoutError", f"drawing took more than {timeout:.0f} s")
+                    for label, *_ in jobs]
+        if not jobs:
+            return []
+        if not payload:
+            return _run(jobs)
+        reports = [line.split(" ", 1)[1] for line in err.decode("utf-8", "replace").splitlines()
+                   if line.startswith(_FAILED + " ")]
+        if proc.returncode == 0:
+            return []
+        if proc.returncode == 1 and reports:
+            failed = []
+            for report in reports:
+                index, kind, reason = (report.split(" ", 2) + ["", ""])[:3]
+                failed.append(NotDrawn(jobs[int(index)][0], kind, reason))
+            return failed
+        return _run(jobs)  # the helper died without drawing: draw here
+
+    def close(self) -> None:
+        """Let the helper go without drawing (it exits at end-of-file)."""
+        self._jobs = []
+        if self._proc is not None:
+            proc, self._proc = self._proc, None
+            try:
+                proc.communicate(input=b"", timeout=FINISH_TIMEOUT)
+            except (OSError, subprocess.TimeoutExpired):
+                proc.kill()
+
+
+def _main() -> int:
+    # Load what drawing needs before the jobs arrive: this is the time the run does not wait for.
+    import matplotlib.backends.backend_agg  # noqa: F401
+    import matplotlib.figure  # noqa: F401
+
+    import dlcli.reports.plots  # noqa: F401
+
+    payload = sys.stdin.buffer.read()
+    if not payload:
+        return 0
+    jobs = pickle.loads(payload)
+    failed = False
+    for index, (_, function, args, kwargs) in enumerate(jobs):
+        try:
+            function(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - reported to the run, which logs it
+            print(f"{_FAILED} {index} {type(exc).__name__} {_last_line(exc)}", file=sys.stderr,
+                  flush=True)
+            failed = True
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main())
