@@ -25,8 +25,14 @@ sys.path.insert(0, str(HERE.parent))
 
 from benchmarks.workloads import WORKLOADS  # noqa: E402
 
+_GIVEN_ENV = dict(os.environ)   # before dlcli.cli sets its defaults in this process
+from dlcli.cli import PROCESS_ENV  # noqa: E402  (loads no numpy)
+
 SYSTEMS = ["dlcli", "torch", "sklearn", "gemm"]
 BLAS_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+# Systems that run numpy get the environment the ``dlcli`` command sets for itself before numpy
+# loads (OPENBLAS_THREAD_TIMEOUT), so they are measured as a user's ``dlcli train`` runs.
+NUMPY_SYSTEMS = ("dlcli", "dlcli_eval", "gemm")
 
 
 def measure(system: str, workload: str, env: dict[str, str]) -> dict:
@@ -121,13 +127,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--blas-env", choices=["inherit", "unset"], default="inherit",
                         help="unset: run the workers without OPENBLAS_CORETYPE and "
                              "OPENBLAS_L2_SIZE (both together)")
+    parser.add_argument("--no-dlcli-env", action="store_true",
+                        help="run dlcli, dlcli_eval and gemm without the environment the dlcli "
+                             f"command sets ({', '.join(PROCESS_ENV)})")
     args = parser.parse_args(argv)
     workloads = [w for w in args.workloads.split(",") if w]
     systems = [s for s in args.systems.split(",") if s]
     unknown = [w for w in workloads if w not in WORKLOADS]
     if unknown:
         parser.error(f"unknown workload(s) {unknown}; choose from {list(WORKLOADS)}")
-    env = dict(os.environ)
+    env = dict(_GIVEN_ENV)
     if args.blas_env == "unset":
         for key in BLAS_ENV:
             env.pop(key, None)
@@ -140,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
                 if system == "dlcli_eval" and name != "tiny":
                     continue
                 load = os.getloadavg()[0]   # other processes' load: the machine is shared
-                result = measure(system, name, env)
+                result = measure(system, name, env if args.no_dlcli_env or system not in
+                                 NUMPY_SYSTEMS else {**PROCESS_ENV, **env})
                 result["repeat"], result["load_before"] = r, load
                 runs.append(result)
                 rate = result.get("samples_per_second")
@@ -150,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = summarize(runs, workloads)
     report = {"started": started.isoformat(timespec="seconds"), "machine": machine(),
               "blas_env": args.blas_env, "repeat": args.repeat,
+              "dlcli_env": None if args.no_dlcli_env else PROCESS_ENV,
               "workloads": {n: WORKLOADS[n].describe() for n in workloads},
               "summary": summary, "runs": runs}
     out = Path(args.out or HERE / "results" / f"{started:%Y%m%d-%H%M%S}.json")

@@ -40,7 +40,8 @@ def main(system: str, workload: str) -> None:
                   blas=blas_info(),
                   env={k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
                                                       "OMP_NUM_THREADS",
-                                                      "OPENBLAS_NUM_THREADS")})
+                                                      "OPENBLAS_NUM_THREADS",
+                                                      "OPENBLAS_THREAD_TIMEOUT")})
     print(json.dumps(result))
 
 
