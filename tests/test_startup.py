@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # every command's options) must not load them. (typer itself loads pydantic to convert a
 # command's options, so only --help and --version go without it.)
 HEAVY = ["numpy", "yaml", "matplotlib", "multiprocessing", "dlcli.config", "dlcli.data",
-         "dlcli.experiment", "dlcli.tune.search", "dlcli.gradcheck", "pydantic"]
+         "dlcli.experiment", "dlcli.study.runner", "dlcli.gradcheck", "pydantic"]
 ROWS = [{"epoch": 0, "cost": 0.9, "dev_loss": 1.0}, {"epoch": 1, "cost": 0.5, "dev_loss": 0.6},
         {"epoch": 2, "cost": 0.3, "dev_loss": 0.45}]
 
@@ -44,7 +44,8 @@ def loaded_after(args: list[str]) -> list[str]:
 
 
 @pytest.mark.parametrize("args", [["--version"], ["--help"], ["train", "--help"],
-                                  ["tune", "--help"], ["gradcheck", "--help"]])
+                                  ["tune", "--help"], ["sweep", "--help"],
+                                  ["gradcheck", "--help"], ["compare", "--help"]])
 def test_the_command_line_loads_no_heavy_library_until_a_command_runs(args):
     allowed = {"pydantic"} if args[0] not in ("--version", "--help") else set()
     assert [m for m in loaded_after(args) if m not in allowed] == []

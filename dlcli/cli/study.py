@@ -7,15 +7,17 @@ import signal
 import threading
 from collections.abc import Callable
 from enum import Enum
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
 from dlcli import console
 from dlcli.errors import DlcliError, InputError, Interrupted
-from dlcli.study.executors import Executor, cpu_count, make_executor
-from dlcli.study.runner import Study, StudyCallback, StudyResult
-from dlcli.study.tasks import Outcome
+
+if TYPE_CHECKING:   # the rest is imported where it is used: building the CLI loads no numpy
+    from dlcli.study.executors import Executor
+    from dlcli.study.runner import Study, StudyCallback, StudyResult
+    from dlcli.study.tasks import Outcome
 
 class ExecutorKind(str, Enum):
     local = "local"
@@ -36,6 +38,8 @@ SchedulerOption = Annotated[Optional[str], typer.Option(
 def executor_for(kind: ExecutorKind, workers: int | None, scheduler: str | None,
                  parallel: int) -> Executor:
     """The executor the options ask for; no more local workers than ``parallel`` tasks."""
+    from dlcli.study.executors import cpu_count, make_executor
+
     if kind is ExecutorKind.local:
         count: int | None = max(1, min(workers or cpu_count(), parallel))
     elif workers is not None:
@@ -46,9 +50,11 @@ def executor_for(kind: ExecutorKind, workers: int | None, scheduler: str | None,
     return make_executor(kind.value, count, scheduler)
 
 
-class StudyProgress(StudyCallback):
+class StudyProgress:
     """One ``console.Bar`` over the study's runs, with the best metric so far; failed and
-    diverged runs are named above it as they finish."""
+    diverged runs are named above it as they finish. Every hook of
+    ``dlcli.study.runner.StudyCallback``, not subclassed: building the command line must not load
+    the study engine (and numpy) with it (tests/test_startup.py)."""
 
     def __init__(self, noun: str, describe: Callable[[Study, Outcome], str],
                  short: Callable[[Study, Outcome], str] | None = None) -> None:
@@ -61,6 +67,12 @@ class StudyProgress(StudyCallback):
         self._bar = console.Bar(study.planner.name, total, self.noun)
         self._bar.start(done)
         self._done = done
+
+    def on_batch_begin(self, study: Study, batch: Any) -> None:
+        return None
+
+    def on_batch_end(self, study: Study, batch: Any) -> None:
+        return None
 
     def print(self, text: str, style: str | None = None) -> None:
         if self._bar is not None:

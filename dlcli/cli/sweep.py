@@ -6,7 +6,7 @@ sweep directory on stdout (the last line), like ``dlcli train`` prints its run d
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from rich.table import Table
@@ -16,13 +16,15 @@ from dlcli.cli.options import SetOption
 from dlcli.cli.study import (ExecutorKind, ExecutorOption, SchedulerOption, StudyProgress,
                              WorkersOption, executor_for, run_study)
 from dlcli.errors import InputError, RunError
-from dlcli.study.grid import PLOT_FILE, GridSweep, create_sweep, open_sweep
-from dlcli.study.random_search import load_study_config
-from dlcli.study.runner import SUMMARY_FILE, Study, StudyResult
-from dlcli.study.tasks import Outcome
+
+if TYPE_CHECKING:   # the rest is imported where it is used: building the CLI loads no numpy
+    from dlcli.study.runner import Study, StudyResult
+    from dlcli.study.tasks import Outcome
 
 
 def _run(study: Study, outcome: Outcome) -> str:
+    from dlcli.study.grid import GridSweep
+
     planner = study.planner
     assert isinstance(planner, GridSweep)
     return f"{planner.label(outcome.group)}, seed {outcome.seed}"
@@ -77,6 +79,9 @@ def sweep(
     1 when none did, 2 for bad input, 130 on Ctrl-C (finished runs are kept; dlcli sweep
     --resume SWEEP_DIR finishes the rest).
     """
+    from dlcli.study.grid import GridSweep, create_sweep, open_sweep
+    from dlcli.study.random_search import load_study_config
+
     if resume is not None:
         given = {"CONFIG": config, "--grid": grid or None, "--seeds": seeds,
                  "--metric": metric, "--set": set_ or None, "--name": name}
@@ -124,6 +129,9 @@ def _mean_std(stats: dict[str, Any]) -> str:
 
 def _summary(study: Study, result: StudyResult) -> None:
     import json
+
+    from dlcli.study.grid import PLOT_FILE
+    from dlcli.study.runner import SUMMARY_FILE
 
     counts: dict[str, int] = {}
     for outcome in result.outcomes:

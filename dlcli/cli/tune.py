@@ -6,7 +6,7 @@ search directory on stdout (the last line), like ``dlcli train`` prints its run 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from rich.table import Table
@@ -16,18 +16,25 @@ from dlcli.cli.options import SetOption
 from dlcli.cli.study import (ExecutorKind, ExecutorOption, SchedulerOption, StudyProgress,
                              WorkersOption, executor_for, run_study)
 from dlcli.errors import InputError, RunError
-from dlcli.study.random_search import (RandomSearch, RoundInfo, create_search, load_space_file,
-                                       load_study_config, open_search)
-from dlcli.study.runner import Batch, Study, StudyCallback, StudyResult, ranked
-from dlcli.study.space import yaml_value
-from dlcli.study.tasks import Outcome
+
+if TYPE_CHECKING:   # the rest is imported where it is used: building the CLI loads no numpy
+    from dlcli.study.random_search import RoundInfo
+    from dlcli.study.runner import Batch, Study, StudyResult
+    from dlcli.study.tasks import Outcome
 
 
-class _Rounds(StudyCallback):
-    """Says what each round samples, and when a round could not narrow the ranges."""
+class _Rounds:
+    """Says what each round samples, and when a round could not narrow the ranges (every hook of
+    ``dlcli.study.runner.StudyCallback``, not subclassed: see ``StudyProgress``)."""
 
     def __init__(self, progress: StudyProgress) -> None:
         self.progress = progress
+
+    def on_study_begin(self, study: Study, total: int, done: int) -> None:
+        return None
+
+    def on_task_end(self, study: Study, outcome: Outcome) -> None:
+        return None
 
     def on_batch_begin(self, study: Study, batch: Batch) -> None:
         info: RoundInfo = batch.info
@@ -49,6 +56,8 @@ def _trial(study: Study, outcome: Outcome) -> str:
 
 def _top_table(result: StudyResult, count: int = 5) -> Table:
     metric = result.metric
+    from dlcli.study.runner import ranked
+
     top = ranked(result.outcomes, result.mode)[:count]
     keys = list(result.outcomes[0].values) if result.outcomes else []
     table = Table(title=f"best {len(top)} of {len(result.outcomes)} trials by {metric}",
@@ -62,6 +71,8 @@ def _top_table(result: StudyResult, count: int = 5) -> Table:
 
 
 def _short(value: Any) -> str:
+    from dlcli.study.space import yaml_value
+
     return f"{value:.4g}" if isinstance(value, float) else yaml_value(value)
 
 
@@ -116,6 +127,9 @@ def tune(
     when at least one trial succeeded, 1 when none did, 2 for bad input, 130 on Ctrl-C (finished
     trials are kept; dlcli tune --resume SEARCH_DIR continues).
     """
+    from dlcli.study.random_search import (RandomSearch, create_search, load_space_file,
+                                           load_study_config, open_search)
+
     if resume is not None:
         given = {"CONFIG": config, "--space": space, "--trials": trials, "--keep": keep,
                  "--metric": metric, "--seed": seed, "--set": set_ or None, "--name": name}
@@ -156,6 +170,8 @@ def tune(
 
 
 def _summary(result: StudyResult) -> None:
+    from dlcli.study.space import yaml_value
+
     metric = result.metric
     counts: dict[str, int] = {}
     for trial in result.outcomes:
