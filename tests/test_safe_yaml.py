@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 from dlcli.cli.app import app
 from dlcli.config import load_config, parse_override, safe_yaml
 from dlcli.errors import ConfigError, shown
-from dlcli.tune.space import parse_space
+from dlcli.study.space import parse_space
 
 runner = CliRunner()
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from dlcli.errors import ConfigError
-from dlcli.tune.space import Distribution, check_space, parse_distribution, parse_space, yaml_value
+from dlcli.study.space import Distribution, check_space, parse_distribution, parse_space, yaml_value
 
 BASE = {"name": "s", "seed": 1, "data": {"dataset": "moons", "dev_fraction": 0.25},
         "model": {"hidden": [8]}, "training": {"epochs": 20, "batch_size": 64}}
