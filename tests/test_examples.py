@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from dlcli.cli.app import app
@@ -19,6 +20,16 @@ def test_there_is_an_example_per_technique():
     assert {"quickstart", "initializers", "l2-vs-dropout", "optimizers", "lr-decay",
             "batch-norm", "minibatch-size", "early-stopping", "augmentation",
             "gradient-norms"} <= names
+
+
+@pytest.mark.parametrize("path", [p for p in CONFIGS if p.stem != "quickstart"],
+                         ids=lambda p: p.stem)
+def test_every_lesson_is_a_study_of_three_seeds_its_comment_names(path):
+    raw = yaml.safe_load(path.read_text())
+    assert raw["sweep"]["grid"] and raw["sweep"]["seeds"] >= 3
+    comment = "\n".join(line for line in path.read_text().splitlines() if line.startswith("#"))
+    assert f"dlcli sweep configs/{path.name}" in comment
+    assert "study.png" in comment        # says what the picture shows
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
