@@ -25,11 +25,15 @@ from dlcli.train.loop import Trainer
 from dlcli.train.streams import Streams
 
 
+def data_stream(config: Config) -> np.random.Generator:
+    """A fresh copy of the generator the run's data generation and splits draw from."""
+    return Streams.from_seed(config.seed, config.data.seed).data
+
+
 def load_run_data(config: Config) -> Dataset:
     """The run's data, drawn from its data stream: training and applying a run (evaluation on
     the run's own splits) both get it here, so they see the same examples."""
-    streams = Streams.from_seed(config.seed, config.data.seed)
-    return load_data(config.data, streams.data, config.training.dtype)
+    return load_data(config.data, data_stream(config), config.training.dtype)
 
 
 def layer_sizes(config: Config, n_features: int, n_classes: int) -> list[int]:

@@ -93,15 +93,24 @@ class Model:
     def predict_proba(self, X: Any) -> np.ndarray:
         """(m, K) probabilities in float64, column k for ``classes[k]`` (a sigmoid output
         gives two columns, 1 - p and p)."""
-        return self.proba_of(self.prepare(X))
+        return self.network.output.probabilities(self.logits(X))
 
     def predict(self, X: Any) -> np.ndarray:
         """(m,) predicted labels, in the run's original class labels."""
-        return self.classes[self.predict_proba(X).argmax(axis=1)]
+        return self.classes[self.class_of(self.logits(X))]
 
-    def proba_of(self, rows: np.ndarray) -> np.ndarray:
-        """``predict_proba`` for rows already prepared (``prepare``)."""
-        return self.network.predict_proba(rows)
+    def class_of(self, Z: np.ndarray) -> np.ndarray:
+        """(m,) predicted class numbers 0..K-1 from logits Z (units, m), decided as the run's
+        evaluation decides them: a sigmoid unit says class 1 where z > 0, softmax the largest
+        logit (the first on a tie)."""
+        if Z.shape[0] == 1:
+            return (Z[0] > 0).astype(np.int64)
+        return Z.argmax(axis=0)
+
+    def apply(self, rows: Any) -> tuple[np.ndarray, np.ndarray]:
+        """(class numbers (m,), probabilities (m, K)) of rows already prepared (``prepare``)."""
+        Z = self.network.logits(rows)
+        return self.class_of(Z), self.network.output.probabilities(Z)
 
 
 def check_finite(X: np.ndarray, names: list[str], source: str | None, first_row: int = 0

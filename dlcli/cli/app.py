@@ -12,7 +12,9 @@ from typer.core import TyperGroup
 
 from dlcli import __version__, console
 from dlcli.cli.compare import compare
+from dlcli.cli.evaluate import evaluate
 from dlcli.cli.gradcheck import gradcheck
+from dlcli.cli.predict import predict
 from dlcli.cli.resume import resume
 from dlcli.cli.show import show
 from dlcli.cli.train import train
@@ -70,7 +72,7 @@ def _reflow(doc: str | None) -> str | None:
     return "\n\n".join(" ".join(line.strip() for line in p.splitlines()) for p in paragraphs)
 
 
-for command in (train, resume, gradcheck, compare, show, sweep, tune):
+for command in (train, resume, gradcheck, compare, show, sweep, tune, predict, evaluate):
     app.command(help=_reflow(command.__doc__))(command)
 
 

@@ -13,9 +13,9 @@ import io
 import json
 import os
 import tempfile
-from pathlib import Path
 from collections.abc import Iterator
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 import numpy as np
 import yaml
@@ -44,19 +44,28 @@ def writing(path: str | os.PathLike[str]) -> Iterator[None]:
         raise WriteError(path, exc) from None
 
 
-def write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+@contextlib.contextmanager
+def open_atomic(path: str | os.PathLike[str], mode: str = "wb", **kwargs: Any) -> Iterator[IO]:
+    """A file to write ``path`` through, a piece at a time: it replaces ``path`` only when the
+    with-block ends without an error (else the temporary file is removed and ``path`` is as it
+    was). A failed write is a WriteError naming ``path``."""
     path = Path(path)
     with writing(path):
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
+            with os.fdopen(fd, mode, **kwargs) as handle:
+                yield handle
             os.chmod(tmp, _MODE)
             os.replace(tmp, path)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
+
+
+def write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    with open_atomic(path, "wb") as handle:
+        handle.write(data)
 
 
 def write_text(path: str | os.PathLike[str], text: str) -> None:

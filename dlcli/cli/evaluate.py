@@ -1,0 +1,62 @@
+"""``dlcli evaluate RUN_DIR DATA``: loss, accuracy, per-class metrics and confusion matrix."""
+from __future__ import annotations
+
+import json
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from dlcli.cli.compare import output_console
+from dlcli.cli.predict import RunDir
+
+
+def evaluate(
+    run_dir: RunDir,
+    data: Annotated[str, typer.Argument(
+        help="Labelled data: a CSV file (the training file's columns), an NPZ file with X and "
+             "y, the run's own split (train, dev, test) or a built-in data set.",
+        metavar="DATA", show_default=False)],
+    target: Annotated[Optional[str], typer.Option(
+        "--target", help="The CSV column with the labels (default: the training file's).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """How well a trained run does on labelled data.
+
+    Loss (cross-entropy, without penalties) and accuracy in inference mode, as training
+    evaluates; per class precision, recall, F1 and support; and the confusion matrix (rows:
+    true class, columns: predicted). On the run's own train, dev or test split the loss and
+    accuracy are those in its metrics.json for the parameters in params.npz.
+    """
+    from dlcli.apply import load_run
+    from dlcli.apply.evaluation import evaluate as evaluate_model
+    from dlcli.apply.inputs import batches
+
+    model = load_run(run_dir)
+    result = evaluate_model(model, batches(model, data, labels=True, target=target), data)
+    if as_json:
+        typer.echo(json.dumps({"run": str(run_dir), **result.to_dict()}, indent=2))
+        return
+    console = output_console()
+    console.print(f"{run_dir} on {data}: {result.m:,} examples, loss {result.loss:.4f}, "
+                  f"accuracy {result.accuracy:.4f}", markup=False, highlight=False)
+    report = Table(title="per class", title_justify="left")
+    report.add_column("class")
+    for name in ("precision", "recall", "f1", "support"):
+        report.add_column(name, justify="right")
+    for label, p, r, f, s in zip(result.classes, result.precision, result.recall, result.f1,
+                                 result.support):
+        report.add_row(str(label), f"{p:.4f}", f"{r:.4f}", f"{f:.4f}", f"{int(s):,}")
+    report.add_section()
+    for name, block in result.averages().items():
+        report.add_row(f"{name} avg", f"{block['precision']:.4f}", f"{block['recall']:.4f}",
+                       f"{block['f1']:.4f}", f"{result.m:,}")
+    console.print(report)
+    matrix = Table(title="confusion matrix", title_justify="left")
+    matrix.add_column("true \\ predicted")
+    for label in result.classes:
+        matrix.add_column(str(label), justify="right")
+    for label, row in zip(result.classes, result.confusion.tolist()):
+        matrix.add_row(str(label), *[f"{count:,}" for count in row])
+    console.print(matrix)
