@@ -13,6 +13,7 @@ from typer.core import TyperGroup
 from dlcli import __version__, console
 from dlcli.cli.compare import compare
 from dlcli.cli.evaluate import evaluate
+from dlcli.cli.export import export
 from dlcli.cli.gradcheck import gradcheck
 from dlcli.cli.predict import predict
 from dlcli.cli.resume import resume
@@ -72,7 +73,8 @@ def _reflow(doc: str | None) -> str | None:
     return "\n\n".join(" ".join(line.strip() for line in p.splitlines()) for p in paragraphs)
 
 
-for command in (train, resume, gradcheck, compare, show, sweep, tune, predict, evaluate):
+for command in (train, resume, gradcheck, compare, show, sweep, tune, predict, evaluate,
+                export):
     app.command(help=_reflow(command.__doc__))(command)
 
 
