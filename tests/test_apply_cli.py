@@ -276,3 +276,16 @@ def test_a_real_dlcli_predict_pipes(named_run):
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0] == "prediction" and len(lines) == len(X) + 1
+
+
+def test_a_headerless_file_matches_a_run_trained_without_a_header(tmp_path):
+    X, y = blob_data(m=90, k=3)
+    body = "\n".join(",".join([*map(repr, x.tolist()), str(label)]) for x, label in zip(X, y))
+    (tmp_path / "train.csv").write_text(body + "\n")
+    run_dir = train(tmp_path / "runs", csv_config(tmp_path / "train.csv"))
+    assert load_run(run_dir).feature_names == ["col1", "col2", "col3"]
+    result = invoke("evaluate", run_dir, tmp_path / "train.csv", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["accuracy"] == metrics(run_dir)["final"]["train_accuracy"]
+    rows = rows_of(invoke("predict", run_dir, tmp_path / "train.csv").stdout)
+    assert len(rows) == 90

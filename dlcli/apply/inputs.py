@@ -5,7 +5,9 @@ INPUT is, in this order: an existing file (a CSV file with a header row, or an N
 ``X`` and, for evaluation, ``y``); the run's own split ``train``, ``dev`` or ``test``; or a
 built-in data set name. Decisions (docs/decisions.md):
 
-- CSV columns are matched to the training features by name, in any order. The training file's
+- CSV columns are matched to the training features by name, in any order. A file whose first
+  row holds only numbers has no header; its columns are ``col1, col2, ...`` as a training file
+  without a header names them. The training file's
   label column (or ``target``) is read for evaluation and ignored for prediction; any other
   column is an error (a misspelt feature would otherwise be dropped silently). A CSV file is
   read ``CHUNK_ROWS`` rows at a time, so its size does not bound memory.
@@ -136,12 +138,12 @@ def _csv_batches(model: Model, path: str, labels: bool, target: str | None,
         raise DataError(f"cannot be read: {exc.strerror}", file=path) from None
     with handle:
         try:
-            header = _header(handle, path)
+            header, data_line = _header(handle, path)
             usecols, t = _columns(header, features, target or model.info.label_column, path,
                                   labels)
             encode = _Encoder(model, path, header[t]) if labels and t is not None else None
             first = 0
-            chunk: list[str] = []
+            chunk: list[str] = [data_line] if data_line is not None else []
             for line in handle:
                 if not line.strip():
                     continue
@@ -158,13 +160,18 @@ def _csv_batches(model: Model, path: str, labels: bool, target: str | None,
             raise DataError("is not UTF-8 text", file=path) from None
 
 
-def _header(handle: io.TextIOBase, path: str) -> list[str]:
+def _header(handle: io.TextIOBase, path: str) -> tuple[list[str], str | None]:
+    """The column names, and the first line when it is data: a first row of numbers only is
+    data and the columns are ``col1, col2, ...``, as training names them (``data.header:
+    auto``)."""
     for line in handle:
         if line.strip():
             try:
                 names = [cell.strip() for cell in next(csv.reader([line]))]
             except csv.Error as exc:
                 raise DataError(f"the header row cannot be read ({exc})", file=path) from None
+            if all(_is_number(name) for name in names):
+                return [f"col{j + 1}" for j in range(len(names))], line
             for j, name in enumerate(names):
                 if not name:
                     raise DataError(f"column {j + 1} (counting from 1) has no name in the "
@@ -172,8 +179,16 @@ def _header(handle: io.TextIOBase, path: str) -> list[str]:
                 if names.index(name) != j:
                     raise DataError("the header names this column twice", file=path,
                                     column=name)
-            return names
+            return names, None
     raise DataError("the file is empty (no header row)", file=path)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
 
 
 def _columns(header: list[str], features: list[str], label: str | None, path: str,
