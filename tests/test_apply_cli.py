@@ -155,6 +155,7 @@ def test_npz_input_and_wrong_feature_count(named_run, tmp_path):
     assert result.exit_code == 2 and "row 3, column 'x1'" in result.stderr
     result = invoke("predict", run_dir, tmp_path / "missing.csv")
     assert result.exit_code == 2 and "does not exist" in result.stderr
+    assert result.stdout == ""   # no header printed ahead of the error
 
 
 def test_evaluate_on_the_runs_own_splits_equals_metrics_json(named_run):

@@ -7,10 +7,10 @@ built-in data set name. Decisions (docs/decisions.md):
 
 - CSV columns are matched to the training features by name, in any order. A file whose first
   row holds only numbers has no header; its columns are ``col1, col2, ...`` as a training file
-  without a header names them. The training file's
+  without a header names them. A CSV file is read a chunk of rows at a time (about a million
+  values: 32,768 rows of 32 features), so its size does not bound memory. The training file's
   label column (or ``target``) is read for evaluation and ignored for prediction; any other
-  column is an error (a misspelt feature would otherwise be dropped silently). A CSV file is
-  read ``CHUNK_ROWS`` rows at a time, so its size does not bound memory.
+  column is an error (a misspelt feature would otherwise be dropped silently).
 - NPZ files: ``X`` (m, n_features), or images (m, h, w) flattened; a Keras-style ``mnist.npz``
   gives its test half, scaled as training scaled it. NPZ arrays are read whole.
 - ``train``/``dev``/``test`` rebuild the run's data from its config.yaml (the data file must
@@ -41,7 +41,8 @@ from dlcli.errors import DataError, InputError
 from dlcli.run_schema import CONFIG_FILE
 from dlcli.build import data_stream, load_run_data
 
-CHUNK_ROWS = 65536
+CHUNK_VALUES = 1 << 20    # feature values per chunk: 8 MiB of float64, whatever the width
+MAX_CHUNK_ROWS = 65536
 SPLITS = ("train", "dev", "test")
 
 
@@ -59,10 +60,18 @@ class Batch:
         return int(self.rows.shape[0])
 
 
+def chunk_rows_for(n_features: int) -> int:
+    """Rows per chunk: about CHUNK_VALUES values, at most MAX_CHUNK_ROWS rows."""
+    return max(64, min(MAX_CHUNK_ROWS, CHUNK_VALUES // max(n_features, 1)))
+
+
 def batches(model: Model, source: str, *, labels: bool = False, target: str | None = None,
-            chunk_rows: int = CHUNK_ROWS) -> Iterator[Batch]:
-    """The examples of ``source`` for ``model``, ``chunk_rows`` at a time (see the module's
-    docstring for what ``source`` may be). ``labels``: also read and encode the labels."""
+            chunk_rows: int | None = None) -> Iterator[Batch]:
+    """The examples of ``source`` for ``model``, ``chunk_rows`` at a time (default:
+    ``chunk_rows_for`` its feature count; see the module's docstring for what ``source`` may
+    be). ``labels``: also read and encode the labels."""
+    if chunk_rows is None:
+        chunk_rows = chunk_rows_for(model.n_features)
     path = Path(source)
     if path.is_dir():
         raise DataError("is a directory, not a data file (give a CSV or NPZ file)", file=source)

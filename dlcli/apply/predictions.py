@@ -9,6 +9,7 @@ written an example per line so it too streams. Probabilities carry all the digit
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 from collections.abc import Iterable
 from typing import TextIO
@@ -27,12 +28,16 @@ def write_predictions(model: Model, batches: Iterable[Batch], out: TextIO, *,
     classes = model.info.classes
     labels = np.asarray(classes, dtype=object)
     count = 0
+    # The first batch before the first line: a missing file or a wrong column is reported
+    # without a header printed ahead of it.
+    pending = iter(batches)
+    first = next(pending, None)
     if fmt == "csv":
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(["prediction", *([f"proba_{c}" for c in classes] if proba else [])])
     else:
         out.write("[")
-    for batch in batches:
+    for batch in itertools.chain([first] if first is not None else [], pending):
         index, probabilities = model.apply(batch.rows)
         predicted = labels[index].tolist()
         if fmt == "csv":

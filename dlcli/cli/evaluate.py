@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from dlcli.cli.compare import output_console
-from dlcli.cli.predict import RunDir
+from dlcli.cli.predict import RunDir, with_progress
 
 
 def evaluate(
@@ -34,13 +34,15 @@ def evaluate(
     from dlcli.apply.inputs import batches
 
     model = load_run(run_dir)
-    result = evaluate_model(model, batches(model, data, labels=True, target=target), data)
+    rows = with_progress(batches(model, data, labels=True, target=target), "evaluating")
+    result = evaluate_model(model, rows, data)
     if as_json:
         typer.echo(json.dumps({"run": str(run_dir), **result.to_dict()}, indent=2))
         return
     console = output_console()
-    console.print(f"{run_dir} on {data}: {result.m:,} examples, loss {result.loss:.4f}, "
-                  f"accuracy {result.accuracy:.4f}", markup=False, highlight=False)
+    console.print(f"{run_dir} on {data}", markup=False, highlight=False)
+    console.print(f"{result.m:,} examples  loss {result.loss:.4f}  accuracy "
+                  f"{result.accuracy:.4f}", markup=False, highlight=False)
     report = Table(title="per class", title_justify="left")
     report.add_column("class")
     for name in ("precision", "recall", "f1", "support"):

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterable, Iterator
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -13,6 +14,24 @@ import typer
 class PredictFormat(str, Enum):
     csv = "csv"
     json = "json"
+
+
+def with_progress(batches: Iterable[Any], what: str) -> Iterator[Any]:
+    """``batches`` as they are, with a count of the examples done on standard error when it is
+    a terminal (a million-row file takes a while)."""
+    from dlcli import console
+
+    if not console.err.is_terminal:
+        yield from batches
+        return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(SpinnerColumn(), TextColumn(what), TextColumn("{task.completed:,} examples"),
+                  TimeElapsedColumn(), console=console.err, transient=True) as progress:
+        task = progress.add_task(what, total=None)
+        for batch in batches:
+            yield batch
+            progress.advance(task, batch.m)
 
 
 RunDir = Annotated[Path, typer.Argument(help="A run directory (made by dlcli train).",
@@ -50,7 +69,7 @@ def predict(
     from dlcli.runs.files import open_atomic
 
     model = load_run(run_dir)
-    rows = batches(model, input_)
+    rows = with_progress(batches(model, input_), "predicting")
     fmt = output_format.value
     if output is not None:
         with open_atomic(output, "w", encoding="utf-8", newline="") as handle:
