@@ -215,3 +215,15 @@ def test_an_old_run_directory_names_what_is_missing(blobs_run, tmp_path):
         load_run(tmp_path)
     with pytest.raises(InputError, match="does not exist"):
         load_run(tmp_path / "nowhere")
+
+
+def test_statistics_that_overflow_are_refused_before_the_run_directory(tmp_path, runs_dir):
+    """Values near 1e308 overflow the std: every value would normalise to 0 and model.json
+    could not record the statistics, so the data is refused and nothing is written."""
+    from dlcli.config import load_config
+    from dlcli.experiment import run
+    csv_path = tmp_path / "huge.csv"
+    csv_path.write_text("a,b,label\n1e308,1,0\n-1e308,2,1\n1e308,3,0\n-1e308,4,1\n")
+    with pytest.raises(DataError, match=r"huge.csv, column 'a': the values are too large"):
+        run(load_config(raw=csv_config(csv_path)), runs_dir)
+    assert list(runs_dir.iterdir()) == []

@@ -102,6 +102,7 @@ def load_data(cfg: DataConfig, rng: np.random.Generator, dtype: np.dtype | str) 
     else:
         X_train = train.X if kept is None else train.X[rows]
         shift, scale = fit_normalization(X_train, cfg.normalize)
+    _check_statistics(shift, scale, train, cfg.normalize)
 
     splits: dict[str, Split | None] = {"dev": None, "test": None}
     for name in ("dev", "test"):
@@ -368,6 +369,18 @@ def _mapped_split(X: np.ndarray, rows: np.ndarray | None, y: np.ndarray, shift: 
                             "training.dtype: float64 or data.normalize: standardize",
                             file=source)
     return Split(X=mapped, y=np.ascontiguousarray(y, dtype=np.int64))  # type: ignore[arg-type]
+
+
+def _check_statistics(shift: np.ndarray, scale: np.ndarray, train: Table, method: str) -> None:
+    """A DataError for a column whose statistics overflow float64 (values near 1e308): every
+    value would normalise to 0 or nan, and model.json could not record them."""
+    bad = ~(np.isfinite(shift) & np.isfinite(scale))
+    if bad.any():
+        j = int(np.argmax(bad))
+        raise DataError(f"the values are too large to {method} (their "
+                        f"{'mean or std' if method == 'standardize' else 'range'} overflows "
+                        "a float64); rescale the column", file=train.source,
+                        column=train.feature_names[j])
 
 
 def normalize(X: np.ndarray, shift: np.ndarray, scale: np.ndarray, dtype: np.dtype | str
