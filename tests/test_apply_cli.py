@@ -290,3 +290,14 @@ def test_a_headerless_file_matches_a_run_trained_without_a_header(tmp_path):
     assert json.loads(result.stdout)["accuracy"] == metrics(run_dir)["final"]["train_accuracy"]
     rows = rows_of(invoke("predict", run_dir, tmp_path / "train.csv").stdout)
     assert len(rows) == 90
+
+
+def test_own_split_follows_the_data_seed(runs_dir):
+    """data.seed, not seed, draws the data and the split: evaluation redraws them the same."""
+    run_dir = train(runs_dir, {"name": "seeded", "seed": 2,
+                               "data": {"dataset": "moons", "seed": 11, "dev_fraction": 0.3,
+                                        "options": {"n_samples": 100}},
+                               "model": {"hidden": [5]}, "training": {"epochs": 5}})
+    report = json.loads(invoke("evaluate", run_dir, "dev", "--json").stdout)
+    assert report["loss"] == metrics(run_dir)["final"]["dev_loss"]
+    assert report["examples"] == 30
