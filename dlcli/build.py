@@ -114,10 +114,24 @@ def divergence_hint(config: Config, network: Network) -> str:
     return "try a smaller optimizer.learning_rate"
 
 
+def check_batch_norm_batches(config: Config, data: Dataset) -> None:
+    """Batch normalisation needs mini-batches of 2 or more examples: one example's variance is
+    0, so every normalised unit is 0, nothing before it learns and the running variance that
+    inference divides by decays towards 0 (PyTorch refuses such a batch too)."""
+    size = config.training.batch_size
+    batch = data.train.m if size == "full" else min(size, data.train.m)
+    if config.model.batch_norm and batch < 2:
+        raise ConfigError("training.batch_size", size,
+                          "batch normalisation (model.batch_norm) needs mini-batches of at "
+                          "least 2 examples: one example's variance is 0, so every normalised "
+                          "unit is 0", "use a larger batch or model.batch_norm=false")
+
+
 def build_trainer(config: Config, data: Dataset, streams: Streams,
                   callbacks: list[Callback] | None = None) -> Trainer:
     """The trainer ``config`` describes for ``data``: network (initialised from the init
     stream, or from ``model.init_from``), optimiser, schedule, early stopping, augmentation."""
+    check_batch_norm_batches(config, data)
     network = build_network(config, data.n_features, data.n_classes, streams.init)
     if config.model.init_from:
         load_initial_params(network, config.model.init_from)

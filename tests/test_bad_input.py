@@ -45,6 +45,8 @@ def with_data(**data):
           data={"dataset": "iris"}), ["model.output", "sigmoid", "3"]),
     (dict(SMALL, data={"dataset": "moons", "augment": {"flip": True}}), ["data.augment",
                                                                         "image"]),
+    (dict(SMALL, model={"hidden": [4], "batch_norm": True}, training={"batch_size": 1}),
+     ["training.batch_size", "batch normalisation", "at least 2 examples"]),
 ])
 def test_config_errors(tmp_path, runs_dir, config, fragments):
     output = refused(tmp_path, runs_dir, config)
