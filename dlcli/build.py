@@ -115,16 +115,34 @@ def divergence_hint(config: Config, network: Network) -> str:
 
 
 def check_batch_norm_batches(config: Config, data: Dataset) -> None:
-    """Batch normalisation needs mini-batches of 2 or more examples: one example's variance is
-    0, so every normalised unit is 0, nothing before it learns and the running variance that
-    inference divides by decays towards 0 (PyTorch refuses such a batch too)."""
-    size = config.training.batch_size
-    batch = data.train.m if size == "full" else min(size, data.train.m)
-    if config.model.batch_norm and batch < 2:
+    """Batch normalisation needs every mini-batch to hold 2 or more examples, as PyTorch
+    requires: one example's variance is 0, so every normalised unit is 0, nothing before it
+    learns from that batch and the running variance that inference divides by shrinks
+    (quickstart with batch norm and a last batch of one example: dev loss 0.32 against 0.03)."""
+    if not config.model.batch_norm:
+        return
+    size, m = config.training.batch_size, data.train.m
+    batch = m if size == "full" else min(size, m)
+    if batch < 2:
         raise ConfigError("training.batch_size", size,
                           "batch normalisation (model.batch_norm) needs mini-batches of at "
                           "least 2 examples: one example's variance is 0, so every normalised "
                           "unit is 0", "use a larger batch or model.batch_norm=false")
+    if m % batch == 1:
+        raise ConfigError("training.batch_size", size,
+                          f"with batch normalisation (model.batch_norm) the last mini-batch of "
+                          f"every epoch would hold 1 example ({m} training examples = "
+                          f"{m // batch} x {batch} + 1), whose variance is 0",
+                          f"e.g. training.batch_size={_batch_without_single_tail(m, batch)}")
+
+
+def _batch_without_single_tail(m: int, batch: int) -> int:
+    """The batch size nearest ``batch`` whose last mini-batch of ``m`` examples is not 1."""
+    for step in range(1, m):
+        for size in (batch + step, batch - step):
+            if 2 <= size <= m and m % size != 1:
+                return size
+    return m
 
 
 def build_trainer(config: Config, data: Dataset, streams: Streams,

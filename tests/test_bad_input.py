@@ -47,6 +47,10 @@ def with_data(**data):
                                                                         "image"]),
     (dict(SMALL, model={"hidden": [4], "batch_norm": True}, training={"batch_size": 1}),
      ["training.batch_size", "batch normalisation", "at least 2 examples"]),
+    # SMALL's 150 training examples in batches of 149: a last batch of one example
+    (dict(SMALL, model={"hidden": [4], "batch_norm": True}, training={"batch_size": 149}),
+     ["training.batch_size", "150 training examples = 1 x 149 + 1",
+      "e.g. training.batch_size=150"]),
 ])
 def test_config_errors(tmp_path, runs_dir, config, fragments):
     output = refused(tmp_path, runs_dir, config)
