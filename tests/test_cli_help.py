@@ -4,9 +4,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from dlcli.cli.app import app
+from helpers import SMALL, only_run, write_config
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 COMMANDS = sorted(cmd.name or cmd.callback.__name__ for cmd in app.registered_commands)
@@ -47,6 +49,19 @@ def test_help_paragraphs_fill_an_80_column_terminal(command):
     for lines in paragraphs:
         for line, following in zip(lines, lines[1:]):
             assert len(line) + 1 + len(following.split()[0]) > 78, (line, following)
+
+
+def test_set_help_shows_a_list_value_and_a_list_value_works(tmp_path):
+    """--set takes YAML values, lists included (model.hidden is one): the help says so."""
+    output = runner.invoke(app, ["train", "--help"]).output
+    help_text = " ".join(output.replace("\u2502", " ").split())   # the panel's borders out
+    assert "--set model.hidden=[16,8]" in help_text and "null, lists, mappings" in help_text
+    config = write_config(tmp_path, SMALL)
+    result = runner.invoke(app, ["train", str(config), "--runs-dir", str(tmp_path / "runs"), "-q",
+                                 "--set", "model.hidden=[5,2]", "--set", "training.epochs=1"])
+    assert result.exit_code == 0, result.output
+    resolved = yaml.safe_load((only_run(tmp_path / "runs") / "config.yaml").read_text())
+    assert resolved["model"]["hidden"] == [5, 2]
 
 
 def test_top_level_help_lists_every_command():
