@@ -47,13 +47,40 @@ def command(kind: str, config: Path, runs: int, workers: int, runs_dir: Path) ->
     return [*base, "--grid", f"optimizer.learning_rate={rates}", "--seeds", "2"]
 
 
+def tree_cpu(proc: subprocess.Popen) -> tuple[float, float]:
+    """CPU seconds (user + system) of ``proc`` and every process under it (the forkserver and
+    its workers are not waited for by dlcli, so rusage misses them): each process's latest
+    figure, polled every 50 ms until ``proc`` exits. Unlike wall time, this hardly depends on
+    what else the machine runs. Returns (the whole tree's, the command's own process's)."""
+    import psutil
+
+    seen: dict[int, float] = {}
+    root = psutil.Process(proc.pid)
+    while proc.poll() is None:
+        try:
+            for p in [root, *root.children(recursive=True)]:
+                try:
+                    t = p.cpu_times()
+                    seen[p.pid] = t.user + t.system
+                except psutil.Error:
+                    pass
+        except psutil.Error:
+            pass
+        time.sleep(0.05)
+    return sum(seen.values()), seen.get(proc.pid, 0.0)
+
+
 def measure(kind: str, config: Path, runs: int, workers: int, scratch: Path) -> dict:
     runs_dir = Path(tempfile.mkdtemp(dir=scratch))
     load = os.getloadavg()[0]
     start = time.perf_counter()
-    done = subprocess.run(command(kind, config, runs, workers, runs_dir), capture_output=True,
-                          text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    proc = subprocess.Popen(command(kind, config, runs, workers, runs_dir),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    cpu, own_cpu = tree_cpu(proc)
+    out, err = proc.communicate()
     seconds = time.perf_counter() - start
+    done = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
     if done.returncode != 0:
         raise SystemExit(f"dlcli {kind} -w {workers} failed:\n{done.stderr}")
     study = Path(done.stdout.strip().splitlines()[-1])
@@ -63,6 +90,7 @@ def measure(kind: str, config: Path, runs: int, workers: int, scratch: Path) -> 
         if metrics.is_file():
             run_seconds.append(json.loads(metrics.read_text())["train_seconds"])
     return {"command": kind, "workers": workers, "seconds": round(seconds, 3),
+            "cpu_seconds": round(cpu, 3), "main_process_cpu_seconds": round(own_cpu, 3),
             "load_before": load, "runs": len(run_seconds),
             "mean_train_seconds": round(statistics.fmean(run_seconds), 3)}
 
@@ -91,20 +119,34 @@ def main() -> None:
                     results.append({**pair[w], "repeat": rep + 1})
                 ratio = pair[1]["seconds"] / pair[2]["seconds"]
                 print(f"repeat {rep + 1} {kind}: 1 worker {pair[1]['seconds']:.2f}s, 2 workers "
-                      f"{pair[2]['seconds']:.2f}s, speed-up {ratio:.2f}x "
+                      f"{pair[2]['seconds']:.2f}s, speed-up {ratio:.2f}x; cpu "
+                      f"{pair[1]['cpu_seconds']:.1f}s/{pair[2]['cpu_seconds']:.1f}s (main "
+                      f"{pair[2]['main_process_cpu_seconds']:.1f}s) "
                       f"(load {pair[1]['load_before']:.1f}/{pair[2]['load_before']:.1f}; a run "
                       f"trains {pair[1]['mean_train_seconds']:.2f}s)", flush=True)
     summary = {}
     for kind in kinds:
-        ratios = []
+        ratios, cpu_ratios, idle = [], [], []
         for rep in range(1, args.repeat + 1):
-            t = {r["workers"]: r["seconds"] for r in results
-                 if r["command"] == kind and r["repeat"] == rep}
+            mine = [r for r in results if r["command"] == kind and r["repeat"] == rep]
+            t = {r["workers"]: r["seconds"] for r in mine}
+            c = {r["workers"]: r["cpu_seconds"] for r in mine}
             ratios.append(round(t[1] / t[2], 3))
+            cpu_ratios.append(round(c[2] / c[1], 3))
+            # What an idle 2-core machine would give: the 1-worker study is all CPU on one core;
+            # with 2 workers, the main process's own CPU is serial and the rest is split in two.
+            main = next(r["main_process_cpu_seconds"] for r in mine if r["workers"] == 2)
+            idle.append(round(c[1] / (main + (c[2] - main) / 2), 3))
         summary[kind] = {"speedups": ratios, "median": statistics.median(ratios),
-                         "min": min(ratios), "max": max(ratios)}
+                         "min": min(ratios), "max": max(ratios),
+                         "cpu_2_over_1": cpu_ratios,
+                         "cpu_2_over_1_median": statistics.median(cpu_ratios),
+                         "idle_machine_estimate": idle,
+                         "idle_machine_estimate_median": statistics.median(idle)}
         print(f"{kind}: speed-up median {summary[kind]['median']:.2f}x "
-              f"(range {min(ratios):.2f}-{max(ratios):.2f}) over {args.repeat} repeats")
+              f"(range {min(ratios):.2f}-{max(ratios):.2f}) over {args.repeat} repeats; "
+              f"2 workers use {statistics.median(cpu_ratios):.2f}x the CPU time of 1; estimate "
+              f"for an idle machine {statistics.median(idle):.2f}x")
     out = args.out or ROOT / "benchmarks" / "results" / \
         f"study-speed-{dt.datetime.now():%Y%m%d-%H%M%S}.json"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -211,6 +211,9 @@ class LocalExecutor:
         self._pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=_context(),
                                             initializer=_init_worker,
                                             initargs=(blas_threads,))
+        # Start the workers now (the pool starts them all at its first task): the forkserver's
+        # imports then overlap with what this process does before it submits the first run.
+        self._pool.submit(os.getpid)
 
     def submit(self, fn: Callable[[Any], Any], arg: Any) -> cf.Future[Any]:
         return self._pool.submit(_call_in_worker, fn, arg)
