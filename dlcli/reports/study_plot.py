@@ -393,7 +393,7 @@ def study_figure(groups: Mapping[str, Sequence[Path]], *, title: str = "") -> Fi
             # the network drawn is the one the run kept: the best epoch's when it was restored
             kept = "best" if run.metrics.get("restored_epoch") is not None else "final"
             accuracy = run.block(kept).get("dev_accuracy")
-            caption = text + (f"  (dev acc {accuracy:.3f})" if _finite(accuracy) else "")
+            caption = text + (f"\ndev acc {accuracy:.3f}" if _finite(accuracy) else "")
             boundary.draw_boundary(ax, inputs, caption)
             ax.set_label("boundary")
             for spine in ax.spines.values():
