@@ -64,7 +64,7 @@ def test_values_split_on_commas_outside_brackets_and_quotes(text, parts):
 def test_grid_values_are_yaml_scalars():
     assert parse_grid_option("model.hidden=[16,8],[32]") == ("model.hidden", [[16, 8], [32]])
     assert parse_grid_option("optimizer.learning_rate=1e-3, 0.01") == \
-        ("optimizer.learning_rate", ["1e-3", 0.01])   # YAML 1.1: 1e-3 is text, 1.0e-3 a number
+        ("optimizer.learning_rate", [1e-3, 0.01])   # numbers as people write them
     assert parse_grid_option("model.batch_norm=false,{momentum: 0.5}") == \
         ("model.batch_norm", [False, {"momentum": 0.5}])
     assert parse_grid_option("name='a,b'") == ("name", ["a,b"])
@@ -78,6 +78,8 @@ def test_grid_values_are_yaml_scalars():
     ("optimizer.name=", "a value is empty"),
     ("optimizer.name", "write KEY.PATH=V1,V2"),
     ("model.hidden=[1, 2]]", "closes nothing"),
+    ("seed=" + "9" * 5000, "an integer of 5000 digits is too large"),
+    ("model.hidden=" + "[" * 3000 + "]" * 3000, "nesting deeper than 100 levels"),
 ])
 def test_bad_grid_values_are_input_errors(text, words):
     with pytest.raises(InputError, match=words.replace("[", r"\[").replace("]", r"\]")):

@@ -31,10 +31,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 
-from dlcli.config import apply_overrides, load_config, read_yaml, validate
-from dlcli.errors import ConfigError, InputError, RunError
+from dlcli.config import apply_overrides, load_config, read_yaml, safe_yaml, validate
+from dlcli.errors import ConfigError, InputError, RunError, shown
 from dlcli.registry import did_you_mean
 from dlcli.run_schema import EPOCH_METRICS, split_metrics
 from dlcli.runs.files import write_json, write_yaml
@@ -82,12 +81,13 @@ def split_values(text: str) -> list[str]:
 
 
 def parse_value(text: str) -> Any:
-    """One grid value, read as YAML (as ``--set`` reads its value)."""
+    """One grid value, read by the one YAML reader (as ``--set`` reads its value): ``1e-3`` is
+    a float; an alias bomb, a 5,000-digit integer or absurd nesting is refused."""
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        problem = getattr(exc, "problem", None) or type(exc).__name__
-        raise ValueError(f"{text.strip()!r} is not a YAML value ({problem})") from None
+        return safe_yaml.load(text)
+    except ConfigError as exc:
+        problem = str(exc).removeprefix("config error: ")
+        raise ValueError(f"{shown(text.strip())} is not a YAML value ({problem})") from None
 
 
 def parse_grid_option(text: str) -> tuple[str, list[Any]]:
@@ -95,7 +95,7 @@ def parse_grid_option(text: str) -> tuple[str, list[Any]]:
     key, sep, rest = text.partition("=")
     key = key.strip()
     if not sep or not key:
-        raise InputError(f"--grid {text!r}: write KEY.PATH=V1,V2,..., e.g. --grid "
+        raise InputError(f"--grid {shown(text)}: write KEY.PATH=V1,V2,..., e.g. --grid "
                          "optimizer.name=gd,adam")
     try:
         texts = split_values(rest)
