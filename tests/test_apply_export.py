@@ -82,3 +82,26 @@ def test_every_activation_has_an_onnx_operator():
     from dlcli.apply.onnx_export import ONNX_ACTIVATIONS
     from dlcli.nn.activations import ACTIVATIONS
     assert set(ONNX_ACTIVATIONS) == set(ACTIVATIONS)
+
+
+def test_export_never_replaces_a_file_without_force(tmp_path):
+    X, y = blob_data(m=60, k=2)
+    run_dir = train(tmp_path / "runs", csv_config(write_csv(tmp_path / "t.csv", X, y)))
+    result = runner.invoke(app, ["export", str(run_dir)])
+    assert result.exit_code == 0, result.output
+    default = run_dir / "model.onnx"
+    assert result.stdout.strip() == str(default) and default.exists()
+    mine = tmp_path / "mine.onnx"
+    mine.write_bytes(b"a user's own file")
+    result = runner.invoke(app, ["export", str(run_dir), "--output", str(mine)])
+    assert result.exit_code == 2
+    assert "exists; give another --output, or --force" in result.stderr
+    assert mine.read_bytes() == b"a user's own file"
+    result = runner.invoke(app, ["export", str(run_dir), "--output", str(mine), "--force"])
+    assert result.exit_code == 0, result.output
+    onnx.checker.check_model(onnx.load(str(mine)))
+
+
+def test_export_help_names_the_extra():
+    result = runner.invoke(app, ["export", "--help"], terminal_width=200)
+    assert "'dlcli[onnx]'" in result.stdout   # rich would read [onnx] as markup and drop it
