@@ -380,3 +380,13 @@ def test_both_readers_give_the_same_normalised_dataset(tmp_path, monkeypatch):
     np.testing.assert_array_equal(arrow_read.scale, numpy_read.scale)
     np.testing.assert_array_equal(arrow_read.train.X, numpy_read.train.X)
     np.testing.assert_array_equal(arrow_read.dev.X, numpy_read.dev.X)
+
+
+def test_a_quoted_cell_spanning_lines_in_the_first_row_is_read_or_refused(tmp_path, reader):
+    # The csv module reads a quoted cell across lines; the first data row starts at line 1.
+    ds = load(train=write(tmp_path, "q.csv", '0,1,"\n2"\n3,4,5\n'))
+    np.testing.assert_array_equal(ds.train.X, [[0, 1], [3, 4]])
+    assert ds.class_names == ["2", "5"]
+    path = write(tmp_path, "n.csv", '0,nan,"\ninf\n\n\n')
+    with pytest.raises(DataError, match=r"row 1, column 'col2': the value is nan"):
+        load(train=path)

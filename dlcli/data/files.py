@@ -167,6 +167,11 @@ def _read_csv_numpy(path: str, header: list[str], skip: int, named: bool, t: int
         raise _diagnose(path, header, t, skip, named, error,
                         None if hint is None else hint[1])
 
+    if table.shape[0] == 0 or table.shape[1] != n:
+        # loadtxt and the csv module split lines differently only around quotes that span
+        # lines; the row-by-row walk says where, else the file is refused as unreadable.
+        raise _diagnose(path, header, t, skip, named, ValueError(
+            "numpy.loadtxt found no rows of the header's width"))
     integers = table.dtype.kind == "i"
     if integers:
         table = _int_to_float_in_place(table)
@@ -212,14 +217,16 @@ def _read_header(path: str, mode: bool | str = "auto") -> tuple[list[str], int, 
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
             reader = csv.reader(handle)
+            before = 0   # lines read before the current row (a quoted cell may span lines)
             for row in reader:
                 if not row:
+                    before = reader.line_num
                     continue
                 if header is None:
                     header = [cell.strip() for cell in row]
                     named = mode is True or (mode == "auto" and not all(map(_is_number, header)))
                     if not named:
-                        skip = reader.line_num - 1
+                        skip = before
                         break  # this row is data
                     skip = reader.line_num
                     continue
