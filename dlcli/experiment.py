@@ -8,10 +8,12 @@ checkpoints, and at the end params.npz, cost.png and the final metrics.json.
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import platform
 import socket
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,16 +35,18 @@ from dlcli.reports.confusion import confusion_block
 from dlcli.reports.plots import plot_cost
 from dlcli.resources import check_memory
 from dlcli.run_schema import (BOUNDARY_PLOT_FILE, CHECKPOINT_FILE, CONFIG_FILE,
-                              COST_PLOT_FILE, EPOCH, EPOCH_METRICS, HISTORY_FILE, LOG_FILE,
+                              COST_PLOT_FILE, EPOCH, HISTORY_FILE, LOG_FILE,
                               METRICS_FILE, MODEL_FILE, OVERRIDES_FILE, PARAMS_FILE,
-                              default_monitor, direction, metric_name)
+                              default_monitor, direction)
 from dlcli.runs.files import (clean_json, now_utc, write_json, write_npz, write_yaml,
                               writing)
 from dlcli.runs.checkpoint import load_checkpoint
 from dlcli.runs.reader import read_history
 from dlcli.runs.recorder import Recorder
 from dlcli.runs.rundir import create_run_dir
-from dlcli.train.callbacks import Callback
+from dlcli.runs.summary import best_row, final_block, metric_block
+from dlcli.runs.tags import check_note, check_tags, merge_tags, run_note, run_tags
+from dlcli.train.callbacks import Callback, EarlyStopping
 from dlcli.train.loop import Trainer
 from dlcli.train.streams import Streams
 
@@ -85,51 +89,17 @@ def monitor_of(config: Config) -> tuple[str, str]:
     return monitor, direction(monitor)
 
 
-def _best_row(history: list[dict[str, Any]], monitor: str, mode: str) -> dict[str, Any] | None:
-    rows = [r for r in history if r.get(monitor) is not None and np.isfinite(r[monitor])]
-    if not rows:
-        return None
-    pick = min if mode == "min" else max
-    return pick(rows, key=lambda r: r[monitor])
-
-
-def _block(row: dict[str, Any] | None) -> dict[str, Any]:
-    if row is None:
-        return {}
-    block = {EPOCH: row[EPOCH]}
-    block.update({k: row[k] for k in EPOCH_METRICS if row.get(k) is not None})
-    return block
-
-
-def _final_block(history: list[dict[str, Any]], test: dict[str, float]) -> dict[str, Any]:
-    """The last epoch and its cost, the metrics of the last evaluated epoch, and ``test``.
-
-    A diverged run's last epoch is not evaluated: its metrics come from an earlier epoch, which
-    ``last_evaluated_epoch`` then names (the key is left out when they are the last epoch's)."""
-    if not history:
-        return dict(test)
-    last = history[-1]
-    evaluated = [r for r in history if r.get(metric_name("train", "loss")) is not None]
-    source = evaluated[-1] if evaluated else last
-    final: dict[str, Any] = {"epoch": last["epoch"]}
-    if source["epoch"] != last["epoch"]:
-        final["last_evaluated_epoch"] = source["epoch"]
-    final.update({k: source[k] for k in EPOCH_METRICS if source.get(k) is not None})
-    final["cost"] = last["cost"]
-    final.update(test)
-    return final
-
-
 def summarize(trainer: Trainer, config: Config, *, run: str, started: str,
-              test: dict[str, float], parent: str | None = None) -> dict[str, Any]:
+              test: dict[str, float], parent: str | None = None,
+              tags: list[str] | None = None, note: str | None = None) -> dict[str, Any]:
     """The content of metrics.json."""
     monitor, mode = monitor_of(config)
     history = trainer.history
     if trainer.restored_epoch is not None:
         best = next(r for r in history if r["epoch"] == trainer.restored_epoch)
     else:
-        best = _best_row(history, monitor, mode)
-    final = _final_block(history, test)
+        best = best_row(history, monitor, mode)
+    final = final_block(history, test)
     seconds = trainer.progress.train_seconds
     restored = ({"restored_epoch": trainer.restored_epoch}
                 if trainer.restored_epoch is not None else {})
@@ -137,12 +107,13 @@ def summarize(trainer: Trainer, config: Config, *, run: str, started: str,
         "run": run, "name": config.name, "status": trainer.status, "message": trainer.message,
         "epochs_run": trainer.progress.epoch, "steps": trainer.progress.step,
         "best_epoch": best["epoch"] if best else None, "monitor": monitor, **restored,
-        "final": final, "best": _block(best),
+        "final": final, "best": metric_block(best),
         "train_seconds": round(seconds, 6),
         "samples_per_second": round(trainer.progress.samples / seconds, 1) if seconds else None,
         "seed": config.seed, "started": started,
         "finished": None if trainer.status == "running" else now_utc(),
-        "host": socket.gethostname(), "parent": parent,
+        "host": socket.gethostname(), "pid": os.getpid(), "parent": parent,
+        "tags": list(tags or []), "note": note,
         "versions": {"dlcli": __version__, "python": platform.python_version(),
                      "numpy": np.__version__},
     })
@@ -151,26 +122,31 @@ def summarize(trainer: Trainer, config: Config, *, run: str, started: str,
 def run(config: Config, runs_dir: str | Path = "runs", *, overrides: list[str] | None = None,
         callbacks: list[Callback] | None = None, log: Log | None = None,
         on_start: Callable[[Path, Prepared], None] | None = None,
-        draw_in_background: bool = False) -> RunResult:
+        draw_in_background: bool = False, tags: Sequence[str] | None = None,
+        note: str | None = None) -> RunResult:
     """Train ``config`` into a new run directory under ``runs_dir`` and return the result.
 
     Raises ``InputError`` (nothing written) for bad input. A KeyboardInterrupt is recorded as
     status ``interrupted`` and then re-raised. ``draw_in_background``: load matplotlib in a helper
     process while the run trains and draw the run's figures there (``dlcli train`` does; see
-    ``dlcli.reports.background``); either way they are written before this returns."""
+    ``dlcli.reports.background``); either way they are written before this returns. ``tags`` and
+    ``note`` are kept in metrics.json (``dlcli ls --tag`` finds them)."""
+    labels = {"tags": check_tags(tags), "note": check_note(note)}
     prepared = prepare(config, callbacks)
     path = create_run_dir(runs_dir, config.name or "run")
     return _train_in(path, prepared, overrides=overrides, log=log, on_start=on_start,
-                     painter=Painter(background=draw_in_background))
+                     painter=Painter(background=draw_in_background), labels=labels)
 
 
 def _train_in(path: Path, prepared: Prepared, *, overrides: list[str] | None, log: Log | None,
               on_start: Callable[[Path, Prepared], None] | None, painter: Painter,
-              parent: Path | None = None, epochs: int | None = None) -> RunResult:
+              parent: Path | None = None, epochs: int | None = None,
+              labels: dict[str, Any] | None = None) -> RunResult:
     """Write the run's files into ``path`` and train (from wherever the trainer stands)."""
     config, trainer, data = prepared.config, prepared.trainer, prepared.data
     started = now_utc()
-    parent_name = str(parent.resolve()) if parent is not None else None
+    facts = {"parent": str(parent.resolve()) if parent is not None else None,
+             **(labels or {})}
     log_path = path / LOG_FILE
     logfile = open(log_path, "a", encoding="utf-8")
 
@@ -187,8 +163,7 @@ def _train_in(path: Path, prepared: Prepared, *, overrides: list[str] | None, lo
         write_yaml(path / OVERRIDES_FILE, list(overrides or []))
         write_json(path / MODEL_FILE, describe(config, data, trainer.network))
         write_json(path / METRICS_FILE, summarize(trainer, config, run=path.name,
-                                                  started=started, test={},
-                                                  parent=parent_name))
+                                                  started=started, test={}, **facts))
         recorder = Recorder(path, checkpoint_every=config.training.checkpoint_every)
         recorder.pending.extend(trainer.history)   # a resumed run carries its parent's rows
         # The recorder goes first so its final checkpoint is taken before restore-best.
@@ -222,7 +197,7 @@ def _train_in(path: Path, prepared: Prepared, *, overrides: list[str] | None, lo
         raise
     finally:   # also on Ctrl-C (status "interrupted"): keep what the run has
         try:
-            metrics = _finish(trainer, config, path, started, say, parent_name, painter,
+            metrics = _finish(trainer, config, path, started, say, facts, painter,
                               failing=failure is not None)
         finally:
             with contextlib.suppress(OSError):
@@ -234,8 +209,11 @@ def resume(run_dir: str | Path, runs_dir: str | Path | None = None, *,
            epochs: int | None = None, overrides: list[str] | None = None,
            callbacks: list[Callback] | None = None, log: Log | None = None,
            on_start: Callable[[Path, Prepared], None] | None = None,
-           draw_in_background: bool = False) -> RunResult:
+           draw_in_background: bool = False, tags: Sequence[str] | None = None,
+           note: str | None = None) -> RunResult:
     """Continue a run from its last checkpoint into a new run directory.
+
+    The new run keeps its parent's tags (``tags`` adds to them) and note (``note`` replaces it).
 
     ``epochs`` is the total number of epochs to reach (default: the config's). Without changes,
     the result is bit-for-bit the run an uninterrupted ``dlcli train`` of that many epochs gives.
@@ -250,6 +228,9 @@ def resume(run_dir: str | Path, runs_dir: str | Path | None = None, *,
                          f"and {CHECKPOINT_FILE})")
     overrides = list(overrides or [])
     check_resumable(overrides)
+    parent_metrics = _parent_metrics(parent)
+    labels = {"tags": merge_tags(run_tags(parent_metrics), check_tags(tags)),
+              "note": check_note(note) or run_note(parent_metrics)}
     raw = read_yaml(config_path)
     if epochs is not None:
         overrides.append(f"training.epochs={int(epochs)}")
@@ -271,11 +252,54 @@ def resume(run_dir: str | Path, runs_dir: str | Path | None = None, *,
     columns = trainer.history_columns()
     trainer.history = [{key: row.get(key) for key in columns}
                        for row in _parent_history(parent, start)]
+    _explain_carried_stop(prepared, parent, start)
     path = create_run_dir(runs_dir if runs_dir is not None else parent.parent,
                           config.name or "run")
     return _train_in(path, prepared, overrides=overrides, log=log, on_start=on_start,
                      painter=Painter(background=draw_in_background), parent=parent,
-                     epochs=target)
+                     epochs=target, labels=labels)
+
+
+class _CarriedStop(Callback):
+    """Adds the way on to the message of a resumed run that stops early again at once."""
+
+    def __init__(self, way_on: str) -> None:
+        self.way_on = way_on
+
+    def on_train_end(self, trainer: Trainer) -> None:
+        if trainer.status == "early_stopped" and self.way_on not in trainer.message:
+            trainer.message += (f", counting the parent run's epochs; to train on, resume it "
+                                f"with {self.way_on}")
+
+
+def _explain_carried_stop(prepared: Prepared, parent: Path, start: int) -> None:
+    """A run that stopped early carries its early-stopping state (best value and epoch) into
+    the resumed run, which then stops again at its first evaluation unless the monitor
+    improves: say so before it starts, and name the patience that would let it train on."""
+    stopping = next((c for c in prepared.trainer.callbacks if isinstance(c, EarlyStopping)),
+                    None)
+    if stopping is None or stopping.best_epoch is None:
+        return
+    waited = start - stopping.best_epoch
+    if waited < stopping.patience:
+        return
+    way_on = f"--set training.early_stopping.patience={waited + stopping.patience}"
+    prepared.hints.append(
+        f"{parent.name} stopped early: {stopping.monitor} has not improved since epoch "
+        f"{stopping.best_epoch} ({waited} epochs, patience {stopping.patience}), so this run "
+        f"stops again at its first evaluation unless it improves; {way_on} gives it "
+        f"{stopping.patience} more epochs")
+    prepared.trainer.callbacks.append(_CarriedStop(way_on))
+
+
+def _parent_metrics(parent: Path) -> dict[str, Any]:
+    """The parent's metrics.json, or {} when it is missing or damaged (resume needs only the
+    config and the checkpoint)."""
+    try:
+        metrics = json.loads((parent / METRICS_FILE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return {}
+    return metrics if isinstance(metrics, dict) else {}
 
 
 def _confusion(trainer: Trainer) -> dict[str, Any] | None:
@@ -314,7 +338,7 @@ def _parent_history(parent: Path, start: int) -> list[dict[str, Any]]:
 
 
 def _finish(trainer: Trainer, config: Config, path: Path, started: str, say: Log,
-            parent: str | None, painter: Painter, *, failing: bool = False
+            facts: dict[str, Any], painter: Painter, *, failing: bool = False
             ) -> dict[str, Any]:
     """Write the run's final files: params.npz, the pictures and, last, metrics.json (its
     honest status: when it says completed, every other file is there).
@@ -341,7 +365,7 @@ def _finish(trainer: Trainer, config: Config, path: Path, started: str, say: Log
 
     def final_metrics() -> dict[str, Any]:
         metrics = summarize(trainer, config, run=path.name, started=started, test=test,
-                            parent=parent)
+                            **facts)
         if confusion is not None:
             metrics["confusion"] = confusion
         return metrics

@@ -21,9 +21,11 @@ CHECKPOINT_FILE = "checkpoint.npz"   # everything `dlcli resume` needs
 COST_PLOT_FILE = "cost.png"          # the cost curve
 BOUNDARY_PLOT_FILE = "boundary.png"  # the decision boundary, for 2-feature data
 LOG_FILE = "train.log"               # what the run said, and a failed run's traceback
+HEARTBEAT_FILE = "heartbeat"         # touched every few seconds while a process trains the run
+META_FILE = "meta.json"              # a study's or search's tags and note (its runs carry them)
 
 RUN_FILES = (CONFIG_FILE, OVERRIDES_FILE, HISTORY_FILE, METRICS_FILE, PARAMS_FILE, MODEL_FILE,
-             CHECKPOINT_FILE, COST_PLOT_FILE, BOUNDARY_PLOT_FILE, LOG_FILE)
+             CHECKPOINT_FILE, COST_PLOT_FILE, BOUNDARY_PLOT_FILE, LOG_FILE, HEARTBEAT_FILE)
 
 # -- metrics and their direction ---------------------------------------------------------------
 

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 from typer.testing import CliRunner
@@ -171,3 +172,32 @@ def test_a_parent_history_that_does_not_reach_its_checkpoint_is_refused(tmp_path
     (parent / "history.csv").write_text(lines[0] + "".join(lines[1:22][::-1]))
     result = runner.invoke(app, ["resume", str(parent), "--epochs", "25", "-q"])
     assert result.exit_code == 2 and "repeats or reorders epochs" in result.output
+
+
+def test_resuming_an_early_stopped_run_says_why_it_stops_again_and_the_way_on(tmp_path):
+    config = dict(SMALL, data={"dataset": "moons", "options": {"n_samples": 200, "noise": 0.35},
+                               "dev_fraction": 0.4},
+                  model={"hidden": [32, 32]},
+                  training={"epochs": 400, "batch_size": 32,
+                            "early_stopping": {"patience": 5}})
+    path = write_config(tmp_path, config)
+    runs = tmp_path / "runs"
+    assert runner.invoke(app, ["train", str(path), "--runs-dir", str(runs), "-q"]
+                         ).exit_code == 0
+    parent = only_run(runs)
+    stopped = metrics(parent)
+    assert stopped["status"] == "early_stopped"
+    waited = stopped["epochs_run"] - stopped["best_epoch"]
+    result = runner.invoke(app, ["resume", str(parent), "--epochs", "400"])
+    assert result.exit_code == 0, result.output
+    child = Path(result.stdout.strip().splitlines()[-1])
+    again = metrics(child)
+    assert again["status"] == "early_stopped"
+    way_on = f"--set training.early_stopping.patience={waited + 5}"
+    assert "stopped early" in result.stderr and way_on in result.stderr
+    assert way_on in again["message"]
+    onward = runner.invoke(app, ["resume", str(parent), "--epochs", "400", "-q", "--set",
+                                 f"training.early_stopping.patience={waited + 5}"])
+    assert onward.exit_code == 0, onward.output
+    grandchild = Path(onward.stdout.strip().splitlines()[-1])
+    assert metrics(grandchild)["epochs_run"] >= stopped["epochs_run"] + 5

@@ -8,7 +8,7 @@ from __future__ import annotations
 import inspect
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from dlcli import __version__, console
 from dlcli.cli.compare import compare
@@ -16,15 +16,35 @@ from dlcli.cli.evaluate import evaluate
 from dlcli.cli.export import export
 from dlcli.cli.gradcheck import gradcheck
 from dlcli.cli.predict import predict
+from dlcli.cli.ls import ls
+from dlcli.cli.prune import prune
 from dlcli.cli.resume import resume
+from dlcli.cli.schema import schema
 from dlcli.cli.show import show
 from dlcli.cli.train import train
 from dlcli.cli.sweep import sweep
 from dlcli.cli.tune import tune
 from dlcli.errors import DlcliError
 
+def _flags_as_flags(params: list) -> list:  # type: ignore[type-arg]
+    """Help lists a flag (--quiet, --help) without a value type: typer would print
+    ``--quiet <bool>``, which reads as if it took a value (and --quiet=true is refused)."""
+    for param in params:
+        if getattr(param, "is_flag", False) and not getattr(param, "count", False):
+            param.display_type_rich = lambda ctx: None
+    return params
+
+
+class _Command(TyperCommand):
+    def get_params(self, ctx):  # type: ignore[no-untyped-def]
+        return _flags_as_flags(super().get_params(ctx))
+
+
 class _Commands(TyperGroup):
     """Runs a command and turns library errors into a message and an exit code."""
+
+    def get_params(self, ctx):  # type: ignore[no-untyped-def]
+        return _flags_as_flags(super().get_params(ctx))
 
     def invoke(self, ctx):  # type: ignore[no-untyped-def]
         try:
@@ -44,7 +64,7 @@ app = typer.Typer(
     help="Train NumPy networks from YAML configs and see what initialisation, regularisation, "
          "optimisers, learning-rate decay, batch norm and batch size do.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -74,8 +94,8 @@ def _reflow(doc: str | None) -> str | None:
 
 
 for command in (train, resume, gradcheck, compare, show, sweep, tune, predict, evaluate,
-                export):
-    app.command(help=_reflow(command.__doc__))(command)
+                export, ls, prune, schema):
+    app.command(cls=_Command, help=_reflow(command.__doc__))(command)
 
 
 def main() -> None:

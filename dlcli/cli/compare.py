@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
+
+from dlcli.cli import complete
 from rich.console import Console
 from rich.table import Table
 
@@ -19,6 +21,7 @@ from dlcli.errors import InputError, RunError
 if TYPE_CHECKING:   # the rest is imported where it is used: building the CLI loads no numpy
     from dlcli.reports import compare as report
     from dlcli.reports import groups as grouped
+    from dlcli.runs.reader import RunRecord
 
 
 class Format(str, Enum):
@@ -89,6 +92,18 @@ def group_keys(option: str | None, run_dirs: list[Path]) -> list[str] | None:
     return grouped.parse_keys(option)
 
 
+def with_tags(records: list[RunRecord], tags: list[str]) -> list[RunRecord]:
+    """The runs that carry every tag in ``tags``; an InputError when none does."""
+    if not tags:
+        return records
+    kept = [r for r in records if all(t in r.tags for t in tags)]
+    if not kept:
+        present = sorted({t for r in records for t in r.tags})
+        raise InputError(f"no run has the tag{'s' if len(tags) > 1 else ''} "
+                         f"{', '.join(tags)}; the runs' tags: {', '.join(present) or 'none'}")
+    return kept
+
+
 def check_plot_path(plot: Path) -> None:
     from dlcli.reports.plots import FORMATS
 
@@ -104,7 +119,7 @@ def compare(
     run_dirs: Annotated[list[Path], typer.Argument(
         help="Run directories, directories of runs (runs/), or a tune search's directory.",
         metavar="RUN_DIR",
-        show_default=False)],
+        show_default=False, autocompletion=complete.run_collections)],
     metric: Annotated[str | None, typer.Option(
         help="Sort by this metric, best first: NAME (at the best epoch), best.NAME or "
              "final.NAME. Losses and cost sort ascending, accuracies descending. "
@@ -126,6 +141,9 @@ def compare(
              "mean ± std of each metric; --plot draws each group's mean curve with a min-max "
              "band. Default for a sweep directory: its grid keys (none: one row per run).",
         show_default=False)] = None,
+    tag: Annotated[Optional[list[str]], typer.Option(
+        "--tag", "-t", metavar="TAG", help="Only runs with this tag (repeatable: runs with "
+                                           "every tag given).", show_default=False)] = None,
 ) -> None:
     """Compare runs: the config values that differ, final and best metrics, sorted by a metric."""
     from dlcli.reports import compare as report
@@ -141,7 +159,7 @@ def compare(
     if plot is not None:
         check_plot_path(plot)
     keys = group_keys(group_by, run_dirs)
-    records = read_runs(run_dirs)
+    records = with_tags(read_runs(run_dirs), tag or [])
     comparison = report.compare_runs(records, metric, all_params)
     grouping = grouped.group_runs(comparison, keys) if keys else None
 

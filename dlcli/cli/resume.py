@@ -6,14 +6,15 @@ from typing import Annotated, Optional
 
 import typer
 
-from dlcli.cli.options import SetOption
+from dlcli.cli.options import NoteOption, SetOption, TagOption
 from dlcli.cli.train import run_and_report
 from dlcli.run_schema import CONFIG_FILE
 
 
 def resume(
     run_dir: Annotated[Path, typer.Argument(help="The run directory to continue.",
-                                            metavar="RUN_DIR", show_default=False)],
+                                            metavar="RUN_DIR", show_default=False,
+                                            autocompletion=complete.run_dirs)],
     epochs: Annotated[Optional[int], typer.Option(
         "--epochs", min=1, help="Train until this many epochs in all (default: the config's "
                                 "training.epochs).")] = None,
@@ -21,6 +22,8 @@ def resume(
     runs_dir: Annotated[Optional[Path], typer.Option(
         "--runs-dir", help="Where the new run directory goes (default: beside the parent).")
     ] = None,
+    tag: TagOption = None,
+    note: NoteOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q",
                                         help="Print only the new run directory.")] = False,
 ) -> None:
@@ -41,5 +44,6 @@ def resume(
     if total is None:
         total = load_config(run_dir / CONFIG_FILE, overrides).training.epochs \
             if (run_dir / CONFIG_FILE).exists() else 1
-    run_and_report(partial(resume_run, run_dir, runs_dir, epochs=epochs, overrides=overrides),
+    run_and_report(partial(resume_run, run_dir, runs_dir, epochs=epochs, overrides=overrides,
+                           tags=tag, note=note),
                    epochs=total, description=run_dir.name, quiet=quiet)

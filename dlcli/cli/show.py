@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+from dlcli.cli import complete
 from rich.console import Console
 from rich.table import Table
 
@@ -19,19 +21,23 @@ if TYPE_CHECKING:   # the rest is imported where it is used: building the CLI lo
     from dlcli.runs.reader import RunRecord
 
 SUMMARY_KEYS = ("epochs_run", "steps", "best_epoch", "monitor", "restored_epoch", "seed", "started",
-                "finished",
-                "host", "parent")
+                "finished", "host", "pid", "parent")
 
 
 def check_run_dir(path: Path) -> None:
     """An InputError unless ``path`` is one run directory (with a hint when it holds runs)."""
-    from dlcli.runs.reader import find_runs, is_run_dir
+    from dlcli.reports.compare import compare_runs
+    from dlcli.runs.reader import find_runs, is_run_dir, read_run
 
     if is_run_dir(path):
         return
     runs = find_runs([path])  # raises compare's error for a missing path, a file, no runs
+    comparison = compare_runs([read_run(run) for run in runs])
+    best = comparison.best
+    example = (f"the best by {comparison.metric}, {str(best.path)!r}" if best is not None
+               else repr(str(runs[-1])))
     raise InputError(f"{str(path)!r} is not a run directory but holds {len(runs)}; "
-                     f"show takes one, e.g. {str(runs[-1])!r} "
+                     f"show takes one, e.g. {example} "
                      "(dlcli compare takes a directory of runs)")
 
 
@@ -42,6 +48,10 @@ def summary(record: RunRecord) -> list[tuple[str, str]]:
     rows = [("run", str(record.path)), ("name", record.name), ("status", record.status)]
     if message(record):
         rows.append(("message", message(record)))
+    if record.tags:
+        rows.append(("tags", ", ".join(record.tags)))
+    if record.note:
+        rows.append(("note", record.note))
     rows += [(key.replace("_", " "), format_param(m[key])) for key in SUMMARY_KEYS
              if m.get(key) is not None]
     if isinstance(m.get("train_seconds"), (int, float)):
@@ -100,7 +110,8 @@ def cost_plot(record: RunRecord, smooth: float | None, width: int) -> list[str]:
 
 def show(
     run_dir: Annotated[Path, typer.Argument(
-        help="One run directory.", metavar="RUN_DIR", show_default=False)],
+        help="One run directory.", metavar="RUN_DIR", show_default=False,
+        autocompletion=complete.run_dirs)],
     smooth: Annotated[float | None, typer.Option(
         help="Smooth the plotted curve with a bias-corrected moving average of this beta "
              "in [0, 1), e.g. 0.9.")] = None,

@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 
 from dlcli import console
-from dlcli.cli.options import SetOption
+from dlcli.cli.options import NoteOption, SetOption, TagOption
 from dlcli.cli.study import (ExecutorKind, ExecutorOption, SchedulerOption, StudyProgress,
                              WorkersOption, executor_for, run_study)
 from dlcli.errors import InputError, RunError
@@ -65,6 +65,8 @@ def sweep(
         "--resume", metavar="SWEEP_DIR",
         help="Finish an interrupted sweep (finished runs are not run again).",
         show_default=False)] = None,
+    tag: TagOption = None,
+    note: NoteOption = None,
     quiet: Annotated[bool, typer.Option(
         "--quiet", "-q", help="No progress or summary; print only the sweep directory.")
     ] = False,
@@ -82,6 +84,9 @@ def sweep(
     from dlcli.study.grid import GridSweep, create_sweep, open_sweep
     from dlcli.study.random_search import load_study_config
 
+    from dlcli.runs.tags import check_note, check_tags, write_meta
+
+    tags, note = check_tags(tag), check_note(note)
     if resume is not None:
         given = {"CONFIG": config, "--grid": grid or None, "--seeds": seeds,
                  "--metric": metric, "--set": set_ or None, "--name": name}
@@ -100,6 +105,8 @@ def sweep(
     planner = study.planner
     assert isinstance(planner, GridSweep)
     pool = executor_for(executor, workers, scheduler, planner.total())
+    if tags or note:   # every run carries the sweep's tags (dlcli ls --tag finds them)
+        write_meta(study.path, tags, note)
 
     s = planner.settings
     progress = None if quiet else StudyProgress("runs", _run, _short)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from dlcli import console
-from dlcli.cli.options import SetOption
+from dlcli.cli.options import NoteOption, SetOption, TagOption
 from dlcli.errors import RunError
 
 if TYPE_CHECKING:
@@ -45,6 +45,11 @@ def train(
                         ] = Path("runs"),
     name: Annotated[Optional[str], typer.Option(
         "--name", help="Run name (default: the config's name:, else the file's stem).")] = None,
+    epochs: Annotated[Optional[int], typer.Option(
+        "--epochs", min=1, help="Shorthand for --set training.epochs=N.",
+        show_default=False)] = None,
+    tag: TagOption = None,
+    note: NoteOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q",
                                         help="No progress bar or summary; print only the "
                                              "run directory.")] = False,
@@ -61,6 +66,8 @@ def train(
     from dlcli.experiment import run
 
     overrides = list(set_ or [])
+    if epochs is not None:
+        overrides.append(f"training.epochs={epochs}")
     cfg = load_config(config, overrides, name=name)
-    run_and_report(partial(run, cfg, runs_dir, overrides=overrides),
+    run_and_report(partial(run, cfg, runs_dir, overrides=overrides, tags=tag, note=note),
                    epochs=cfg.training.epochs, description=cfg.name or "run", quiet=quiet)

@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 
 from dlcli import console
-from dlcli.cli.options import SetOption
+from dlcli.cli.options import NoteOption, SetOption, TagOption
 from dlcli.cli.study import (ExecutorKind, ExecutorOption, SchedulerOption, StudyProgress,
                              WorkersOption, executor_for, run_study)
 from dlcli.errors import InputError, RunError
@@ -115,6 +115,8 @@ def tune(
         "--resume", metavar="SEARCH_DIR",
         help="Continue an interrupted search (finished trials are not run again); "
              "--rounds may raise its number of rounds.", show_default=False)] = None,
+    tag: TagOption = None,
+    note: NoteOption = None,
     quiet: Annotated[bool, typer.Option(
         "--quiet", "-q", help="No progress or summary; print only the search directory.")
     ] = False,
@@ -130,6 +132,9 @@ def tune(
     from dlcli.study.random_search import (RandomSearch, create_search, load_space_file,
                                            load_study_config, open_search)
 
+    from dlcli.runs.tags import check_note, check_tags, write_meta
+
+    tags, note = check_tags(tag), check_note(note)
     if resume is not None:
         given = {"CONFIG": config, "--space": space, "--trials": trials, "--keep": keep,
                  "--metric": metric, "--seed": seed, "--set": set_ or None, "--name": name}
@@ -153,6 +158,8 @@ def tune(
     assert isinstance(planner, RandomSearch)
     # More workers than a round has trials would only sit idle.
     pool = executor_for(executor, workers, scheduler, planner.settings.trials)
+    if tags or note:   # every trial carries the search's tags (dlcli ls --tag finds them)
+        write_meta(study.path, tags, note)
 
     s = planner.settings
     progress = None if quiet else StudyProgress("trials", _trial)

@@ -20,6 +20,8 @@ from dlcli.config import safe_yaml
 from dlcli.errors import ConfigError, InputError
 from dlcli.run_schema import (CONFIG_FILE, COUNT_COLUMNS, HISTORY_FILE, METRICS_FILE,
                               OVERRIDES_FILE)
+from dlcli.runs.liveness import killed_metrics, process_gone
+from dlcli.runs.tags import META_FILE, merge_tags, read_meta, run_note, run_tags
 
 UNREADABLE = "unreadable"
 
@@ -43,6 +45,8 @@ class RunRecord:
     metrics: dict[str, Any] = field(default_factory=dict)
     overrides: list[str] = field(default_factory=list)
     unreadable: str | None = None
+    tags: list[str] = field(default_factory=list)
+    note: str | None = None
 
     @property
     def run(self) -> str:
@@ -240,9 +244,16 @@ def read_run(path: str | os.PathLike[str]) -> RunRecord:
             problems.append(f"{HISTORY_FILE}: {exc}")
     name = metrics.get("name") or config.get("name") or _name_from_dir(path)
     status = UNREADABLE if problems else str(metrics.get("status") or "unknown")
+    if status == "running" and process_gone(path, metrics):
+        metrics = killed_metrics(metrics, history)
+        status = "killed"
+    # A run inside a study or search also carries the tags and note the study was given.
+    study = read_meta(path.parent) if (path.parent / META_FILE).is_file() else {}
     return RunRecord(path=path, name=str(name), status=status, config=config, history=history,
                      metrics=metrics, overrides=overrides,
-                     unreadable="; ".join(problems) if problems else None)
+                     unreadable="; ".join(problems) if problems else None,
+                     tags=merge_tags(run_tags(metrics), study.get("tags")),
+                     note=run_note(metrics) or study.get("note"))
 
 
 def read_runs(paths: Iterable[str | os.PathLike[str]]) -> list[RunRecord]:

@@ -6,10 +6,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from dlcli.run_schema import CHECKPOINT_FILE, HISTORY_FILE
 from dlcli.errors import WriteError
+from dlcli.run_schema import CHECKPOINT_FILE, HEARTBEAT_FILE, HISTORY_FILE
 from dlcli.runs.checkpoint import save_checkpoint
-from dlcli.runs.rundir import FLUSH_SECONDS, HistoryFile
+from dlcli.runs.liveness import HEARTBEAT_SECONDS, touch
+from dlcli.runs.rundir import FLUSH_SECONDS, Every, HistoryFile
 from dlcli.train.callbacks import Callback
 from dlcli.train.loop import Trainer
 
@@ -22,7 +23,8 @@ MIN_CHECKPOINT_SECONDS = 2.0
 class Recorder(Callback):
     """Appends every history row to history.csv and writes checkpoint.npz
     every ``checkpoint_every`` epochs (at most once per MIN_CHECKPOINT_SECONDS), at the start
-    so any run can be resumed, and at the end."""
+    so any run can be resumed, and at the end. While training it touches the ``heartbeat`` file
+    every HEARTBEAT_SECONDS from a background thread (how another host tells a killed run)."""
 
     def __init__(self, run_dir: Path, *, checkpoint_every: int = 10, append: bool = False,
                  min_seconds: float = MIN_CHECKPOINT_SECONDS,
@@ -36,8 +38,12 @@ class Recorder(Callback):
         self.last_checkpoint: int | None = None
         self._last_time = 0.0
         self.pending: list[dict[str, Any]] = []   # rows to write first (a parent's history)
+        self._heartbeat: Every | None = None
 
     def on_train_begin(self, trainer: Trainer) -> None:
+        beat = self.run_dir / HEARTBEAT_FILE
+        touch(beat)
+        self._heartbeat = Every(HEARTBEAT_SECONDS, lambda: touch(beat), "dlcli-heartbeat")
         self.history = HistoryFile(self.run_dir / HISTORY_FILE, trainer.history_columns(),
                                    append=self.append, flush_seconds=self.flush_seconds)
         for row in self.pending:
@@ -74,4 +80,6 @@ class Recorder(Callback):
                     self.history.close()
             else:
                 self.history.close()
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
 

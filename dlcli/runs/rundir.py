@@ -10,7 +10,8 @@ import csv
 import datetime as dt
 import io
 import os
-import time
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +48,11 @@ class HistoryFile:
     """history.csv, appended row by row as training goes.
 
     A row reaches the disk at most ``flush_seconds`` after it is appended (and at once on
-    ``flush`` and ``close``): flushing every row costs a tiny network a tenth of its run, while a
-    reader following the file, or a killed run, loses at most that much time of rows."""
+    ``flush`` and ``close``): a background thread writes what is waiting, so the promise holds
+    however long the next epoch takes. Writing every row at once would cost a tiny network a
+    tenth of its run; a reader following the file, or a killed run, loses at most that much time
+    of rows. ``flush_seconds <= 0`` writes every row as it is appended. A write that fails in the
+    background (a full disk) is raised by the next ``append``, ``flush`` or ``close``."""
 
     def __init__(self, path: str | os.PathLike[str], columns: list[str], *,
                  append: bool = False, flush_seconds: float = FLUSH_SECONDS) -> None:
@@ -58,6 +62,8 @@ class HistoryFile:
         self.flush_seconds = flush_seconds
         self._pending: list[str] = []
         self._fd: int | None = None
+        self._lock = threading.Lock()
+        self._failed: WriteError | None = None
         with writing(self.path):
             exists = append and self.path.exists()
             flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | (0 if append else os.O_TRUNC)
@@ -69,6 +75,8 @@ class HistoryFile:
             csv.writer(header, lineterminator="\n").writerow(columns)
             self._pending.append(header.getvalue())
         self.flush()
+        self._flusher = Every(flush_seconds, self._flush_in_background,
+                              "dlcli-history-flush") if flush_seconds > 0 else None
 
     def append(self, row: dict[str, Any]) -> None:
         """Write ``row``; a key that is not one of the columns is an error, never dropped."""
@@ -77,13 +85,26 @@ class HistoryFile:
             raise ValueError(f"history row has columns that history.csv does not: {unknown} "
                              f"(its columns: {', '.join(self.columns)})")
         # Every cell is a number or empty, so no cell needs CSV quoting.
-        self._pending.append(",".join([csv_cell(row.get(col)) for col in self.columns]) + "\n")
-        if time.monotonic() >= self._due:
-            self.flush()
+        line = ",".join([csv_cell(row.get(col)) for col in self.columns]) + "\n"
+        with self._lock:
+            self._raise_failure()
+            self._pending.append(line)
+            if self.flush_seconds <= 0:
+                self._write_pending()
 
     def flush(self) -> None:
         """Write the rows held in memory. On a failure (a full disk) the file is cut back to
         its last whole row, so it never ends in half a row, and a WriteError is raised."""
+        with self._lock:
+            self._raise_failure()
+            self._write_pending()
+
+    def _raise_failure(self) -> None:
+        if self._failed is not None:
+            failed, self._failed = self._failed, None
+            raise failed
+
+    def _write_pending(self) -> None:
         data = "".join(self._pending).encode("utf-8")
         self._pending = []
         if data and self._fd is not None:
@@ -97,13 +118,49 @@ class HistoryFile:
                     os.ftruncate(self._fd, self._size)
                 raise
             self._size += len(data)
-        self._due = time.monotonic() + self.flush_seconds
+
+    def _flush_in_background(self) -> None:
+        with self._lock:
+            if self._pending and self._failed is None:
+                try:
+                    self._write_pending()
+                except WriteError as exc:
+                    self._failed = exc
 
     def close(self) -> None:
+        if self._flusher is not None:
+            self._flusher.stop()
         try:
             self.flush()
         finally:
             if self._fd is not None:
                 fd, self._fd = self._fd, None
                 os.close(fd)
+
+
+class Every:
+    """Calls ``action`` every ``seconds`` on a daemon thread until ``stop``.
+
+    The thread sleeps on an Event, so it costs the training loop nothing between calls; an
+    exception in ``action`` ends the thread quietly (an action that can fail keeps its error
+    for the training loop to raise, as HistoryFile does)."""
+
+    def __init__(self, seconds: float, action: Callable[[], None], name: str) -> None:
+        self.seconds = seconds
+        self.action = action
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.seconds):
+            try:
+                self.action()
+            except Exception:  # noqa: BLE001 - see the class docstring
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join()
 
