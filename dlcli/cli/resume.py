@@ -6,6 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from dlcli.cli import complete
 from dlcli.cli.options import NoteOption, SetOption, TagOption
 from dlcli.cli.train import run_and_report
 from dlcli.run_schema import CONFIG_FILE
