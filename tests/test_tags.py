@@ -89,3 +89,16 @@ def test_a_searchs_tags_belong_to_every_trial(tmp_path: Path, runs_dir: Path) ->
         record = read_run(trial)
         assert record.tags == ["search1"] and record.note == "lr range"
     assert only_run(runs_dir) == search
+
+
+def test_a_sweeps_tags_belong_to_every_run(tmp_path: Path, runs_dir: Path) -> None:
+    config = write_config(tmp_path, dict(SMALL, training={"epochs": 2, "batch_size": 32}))
+    result = runner.invoke(app, ["sweep", str(config), "--grid", "model.hidden=[4],[6]",
+                                 "--seeds", "1", "--workers", "1", "--runs-dir", str(runs_dir),
+                                 "-q", "--tag", "sizes"])
+    assert result.exit_code == 0, result.output
+    study = Path(result.stdout.strip().splitlines()[-1])
+    runs = [p for p in study.iterdir() if p.is_dir()]
+    assert len(runs) == 2 and all(read_run(r).tags == ["sizes"] for r in runs)
+    listed = json.loads(runner.invoke(app, ["ls", str(runs_dir), "--format", "json"]).stdout)
+    assert [(e["kind"], e["runs"], e["tags"]) for e in listed] == [("study", 2, ["sizes"])]
