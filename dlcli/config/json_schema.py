@@ -40,7 +40,7 @@ def _distribution_or_section() -> dict[str, Any]:
 
 def config_json_schema() -> dict[str, Any]:
     """The config's JSON Schema (draft 2020-12), with the optional ``search:`` section that
-    ``dlcli tune`` reads from a config."""
+    ``dlcli tune`` reads from a config and the ``sweep:`` section ``dlcli sweep`` reads."""
     schema = Config.model_json_schema()
     schema = {"$schema": DRAFT, "title": "dlcli config",
               **{k: v for k, v in schema.items() if k != "title"}}
@@ -57,6 +57,14 @@ def config_json_schema() -> dict[str, Any]:
         "description": "dlcli tune's search space: config key paths to distributions, e.g. "
                        "optimizer.learning_rate: {log_uniform: [1.0e-4, 1.0e-1]}",
         "type": "object", "additionalProperties": {"$ref": "#/$defs/Space"}}
+    schema["properties"]["sweep"] = {
+        "description": "dlcli sweep's study: a grid of config key paths to lists of values, "
+                       "each point repeated with seeds seeds (seed, seed+1, ...)",
+        "type": "object", "additionalProperties": False,
+        "properties": {
+            "grid": {"type": "object", "additionalProperties": {"type": "array",
+                                                                 "minItems": 1}},
+            "seeds": {"type": "integer", "minimum": 1}}}
     return schema
 
 
