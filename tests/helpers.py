@@ -39,6 +39,19 @@ def history(run: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+def _sigint_as_in_a_terminal() -> None:
+    # A process started in the background of a non-interactive shell (as CI may start the
+    # suite) inherits SIGINT ignored, and Python then never raises KeyboardInterrupt: a child
+    # meant to be interrupted gets the default disposition back, as a foreground command has.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def start_interruptible(args: list[str], **kwargs: Any) -> subprocess.Popen:
+    """``subprocess.Popen(args, ...)`` for a command a test will Ctrl-C (with ``interrupt``)."""
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_sigint_as_in_a_terminal, **kwargs)
+
+
 def interrupt(proc: subprocess.Popen, *, wait: float = 20.0, attempts: int = 3
               ) -> tuple[str, str]:
     """Ctrl-C as a user gives it: SIGINT, and once more if the process is still running

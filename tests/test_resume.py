@@ -12,7 +12,8 @@ import numpy as np
 from typer.testing import CliRunner
 
 from dlcli.cli.app import app
-from helpers import SMALL, history, interrupt, metrics, only_run, write_config
+from helpers import (SMALL, history, interrupt, metrics, only_run, start_interruptible,
+                     write_config)
 
 runner = CliRunner()
 
@@ -97,9 +98,9 @@ def start_long_run(tmp_path, checkpoint_every, rows):
     config = dict(SMALL, training={"epochs": 100000, "batch_size": 32,
                                    "checkpoint_every": checkpoint_every})
     runs = tmp_path / "runs"
-    proc = subprocess.Popen([sys.executable, "-m", "dlcli", "train",
-                             str(write_config(tmp_path, config)), "--runs-dir", str(runs), "-q"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = start_interruptible([sys.executable, "-m", "dlcli", "train",
+                                str(write_config(tmp_path, config)), "--runs-dir", str(runs),
+                                "-q"])
     deadline = time.time() + 60
     while time.time() < deadline:
         found = list(runs.glob("*/history.csv")) if runs.exists() else []
