@@ -3,7 +3,7 @@ reader, in a fresh interpreter each, taking turns within each repeat.
 
     python benchmarks/csv_read.py [--repeat 3] [--kind float|int] [--out benchmarks/results/csv-<date>.json]
 
-Readers: dlcli with pyarrow (its fast path), dlcli with NumPy only (its fallback), and as anchors
+Readers: dlcli's (NumPy's C parser, then dlcli's checks), and as anchors
 ``pyarrow.csv.read_csv``, ``pandas.read_csv`` and ``numpy.loadtxt`` (each timed to a float64
 array of the features, as dlcli returns). dlcli's time is the whole load and check: parse, the
 finite check, the label encoding. Memory is the peak RSS of the process minus its RSS after the
@@ -23,18 +23,14 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROWS, PIXELS = 60_000, 784
-READERS = ["dlcli-arrow", "dlcli-numpy", "pyarrow", "pandas", "numpy.loadtxt"]
+READERS = ["dlcli", "pyarrow", "pandas", "numpy.loadtxt"]
 
 WORKER = r"""
 import resource, sys, time, json
 reader, path = sys.argv[1], sys.argv[2]
 import numpy as np
-if reader.startswith("dlcli"):
-    from dlcli.data import csv_arrow, files
-    if reader == "dlcli-numpy":
-        csv_arrow.available = lambda: False
-    elif not csv_arrow.available():
-        raise SystemExit("pyarrow is not installed")
+if reader == "dlcli":
+    from dlcli.data import files
 elif reader == "pyarrow":
     import pyarrow.csv as pcsv
 elif reader == "pandas":
@@ -44,7 +40,7 @@ def rss():
         return int(f.read().split()[1]) * 4096
 base = rss()
 t = time.perf_counter()
-if reader.startswith("dlcli"):
+if reader == "dlcli":
     X = files.read_table(path, 0).X
 elif reader == "pyarrow":
     table = pcsv.read_csv(path)

@@ -1,18 +1,17 @@
-"""CSV options and readers: data.header, data.target as an index, data.image_shape, and the
-pyarrow fast path giving exactly the values and the messages of the NumPy reader."""
+"""Data options: data.header, data.target as an index, data.image_shape, .npy tables and
+memory-mapped training."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from dlcli.config.schema import AugmentConfig, DataConfig
-from dlcli.data import Augmenter, csv_arrow, files, load_data
+from dlcli.data import Augmenter, load_data
 from dlcli.data.augment import warp
 from dlcli.errors import ConfigError, DataError
 
 from helpers import metrics, only_run, write_config
 
-needs_arrow = pytest.mark.skipif(not csv_arrow.available(), reason="pyarrow is not installed")
 
 
 def write(tmp_path, name: str, text: str) -> str:
@@ -26,20 +25,10 @@ def load(**data) -> object:
     return load_data(DataConfig(**data), np.random.default_rng(0), "float64")
 
 
-@pytest.fixture(params=["numpy", "arrow"])
-def reader(request, monkeypatch):
-    """Run a test with each CSV reader."""
-    if request.param == "arrow" and not csv_arrow.available():
-        pytest.skip("pyarrow is not installed")
-    if request.param == "numpy":
-        monkeypatch.setattr(csv_arrow, "available", lambda: False)
-    return request.param
-
-
 # ------------------------------------------------------------------------------ data.header
 
 
-def test_auto_header_reads_a_first_row_of_numbers_as_data(tmp_path, reader):
+def test_auto_header_reads_a_first_row_of_numbers_as_data(tmp_path):
     path = write(tmp_path, "d.csv", "1,2,0\n3.5,-4,1\n5,6e2,1\n")
     ds = load(train=path)
     np.testing.assert_array_equal(ds.train.X, [[1, 2], [3.5, -4], [5, 600]])
@@ -47,19 +36,19 @@ def test_auto_header_reads_a_first_row_of_numbers_as_data(tmp_path, reader):
     assert ds.feature_names == ["col1", "col2"]
 
 
-def test_auto_header_keeps_a_header_row(tmp_path, reader):
+def test_auto_header_keeps_a_header_row(tmp_path):
     path = write(tmp_path, "d.csv", "a,b,label\n1,2,0\n3,4,1\n")
     ds = load(train=path)
     assert ds.feature_names == ["a", "b"] and ds.train.m == 2
 
 
-def test_header_true_reads_numeric_names_as_a_header(tmp_path, reader):
+def test_header_true_reads_numeric_names_as_a_header(tmp_path):
     path = write(tmp_path, "d.csv", "10,20,30\n1,2,0\n3,4,1\n")
     ds = load(train=path, header=True)
     assert ds.feature_names == ["10", "20"] and ds.train.m == 2
 
 
-def test_header_false_reads_the_first_row_as_data(tmp_path, reader):
+def test_header_false_reads_the_first_row_as_data(tmp_path):
     path = write(tmp_path, "d.csv", "1,2,0\n3,4,1\n5,6,1\n")
     ds = load(train=path, header=False)
     assert ds.train.m == 3
@@ -67,7 +56,7 @@ def test_header_false_reads_the_first_row_as_data(tmp_path, reader):
         load(train=write(tmp_path, "h.csv", "a,b,y\n1,2,0\n"), header=False)
 
 
-def test_headerless_target_by_index_and_negative_index(tmp_path, reader):
+def test_headerless_target_by_index_and_negative_index(tmp_path):
     path = write(tmp_path, "d.csv", "0,10,20\n1,30,40\n1,50,60\n")
     first = load(train=path, target=0)
     np.testing.assert_array_equal(first.train.X, [[10, 20], [30, 40], [50, 60]])
@@ -77,12 +66,12 @@ def test_headerless_target_by_index_and_negative_index(tmp_path, reader):
     np.testing.assert_array_equal(last.train.y, [0, 1])
 
 
-def test_target_index_works_with_a_header_too(tmp_path, reader):
+def test_target_index_works_with_a_header_too(tmp_path):
     ds = load(train=write(tmp_path, "d.csv", "cls,a,b\n1,10,20\n0,30,40\n"), target=0)
     assert ds.feature_names == ["a", "b"]
 
 
-def test_target_name_without_a_header_and_index_out_of_range_are_refused(tmp_path, reader):
+def test_target_name_without_a_header_and_index_out_of_range_are_refused(tmp_path):
     path = write(tmp_path, "d.csv", "1,2,0\n3,4,1\n")
     with pytest.raises(DataError, match="no header row; give the label column's index"):
         load(train=path, target="label")
@@ -90,7 +79,7 @@ def test_target_name_without_a_header_and_index_out_of_range_are_refused(tmp_pat
         load(train=path, target=3)
 
 
-def test_headerless_dev_file_takes_labels_from_the_same_position(tmp_path, reader):
+def test_headerless_dev_file_takes_labels_from_the_same_position(tmp_path):
     train = write(tmp_path, "t.csv", "0,1,2\n1,3,4\n0,5,6\n1,7,8\n")
     dev = write(tmp_path, "d.csv", "1,9,9\n0,8,8\n")
     ds = load(train=train, dev=dev, target=0)
@@ -103,91 +92,16 @@ def test_header_needs_a_csv_file():
         DataConfig(dataset="moons", header=False)
 
 
-def test_headerless_ragged_row_says_first_row(tmp_path, reader):
+def test_headerless_ragged_row_says_first_row(tmp_path):
     path = write(tmp_path, "d.csv", "1,2,0\n3,4\n")
     with pytest.raises(DataError, match="has 2 fields but the first row has 3"):
         load(train=path)
 
 
-# ------------------------------------------------------------------------- the two readers
-
-
-GOOD = [
-    "a,b,y\n1,2,0\n3.25,-4e-3,1\n5,600,1\n",
-    "a,b,y\n1,2,cat\n3,4, dog\n5,6,cat\n",
-    "a,b,y\n0.1,0.2,1\n0.3,0.4,0\n",
-    "a,y,b\n1,0,2\n3,1,4\n",
-    "1,2,0\n3,4,1\n",
-    '"a","b","y"\n"1","2","0"\n3,4,1\n',
-    "a,b,y\n1,2,0\n\n3,4,1\n",
-    "\n\na,b,y\n1,2,0\n3,4,1\n",
-]
-
-BAD = [
-    "a,b,y\n1,2,0\n3,x,1\n",
-    "a,b,y\n1,2,0\n3,,1\n",
-    "a,b,y\n1,2,0\n3,4\n",
-    "a,b,y\n1,2,0\n3,4,1,5\n",
-    "a,b,y\n1,2,0\n3,nan,1\n",
-    "a,b,y\n1,2,0\n3,inf,1\n",
-    "a,b,y\n1,2,0\n3,4,\n",
-    "a,b,y\n1,2,0\n3,4,-1\n",
-    "a,b,y\n1,2,0\n3,4,1.5\n",
-    "a,b,y\n1,2,0\n3,4,cat\n",
-]
-
-
-def _read(path: str, use_arrow: bool, monkeypatch) -> files.Table | str:
-    monkeypatch.setattr(csv_arrow, "available", lambda: use_arrow)
-    try:
-        return files.read_table(path)
-    except DataError as exc:
-        return str(exc)
-
-
-@needs_arrow
-@pytest.mark.parametrize("text", GOOD)
-def test_fast_reader_reads_exactly_what_numpy_reads(tmp_path, monkeypatch, text):
-    path = write(tmp_path, "d.csv", text)
-    slow, fast = _read(path, False, monkeypatch), _read(path, True, monkeypatch)
-    assert not isinstance(slow, str) and not isinstance(fast, str), (slow, fast)
-    assert fast.X.dtype == slow.X.dtype == np.float64
-    np.testing.assert_array_equal(fast.X, slow.X)
-    np.testing.assert_array_equal(fast.labels, slow.labels)
-    assert fast.feature_names == slow.feature_names
-    assert fast.label_column == slow.label_column
-
-
-@needs_arrow
-@pytest.mark.parametrize("text", BAD)
-def test_fast_reader_refuses_with_the_same_message(tmp_path, monkeypatch, text):
-    path = write(tmp_path, "d.csv", text)
-    slow, fast = _read(path, False, monkeypatch), _read(path, True, monkeypatch)
-    assert isinstance(slow, str) and "row 2" in slow
-    assert fast == slow
-
-
-@needs_arrow
-def test_fast_reader_is_used_for_clean_files_and_matches_on_random_floats(tmp_path, monkeypatch):
-    rng = np.random.default_rng(3)
-    X = rng.normal(size=(500, 7)) * 10.0 ** rng.integers(-8, 8, size=(500, 7))
-    y = rng.integers(0, 3, 500)
-    path = tmp_path / "r.csv"
-    np.savetxt(path, np.column_stack([X, y]), delimiter=",", fmt="%.17g",
-               header=",".join([f"f{j}" for j in range(7)] + ["y"]), comments="")
-    calls = []
-    real = csv_arrow.read_numeric
-    monkeypatch.setattr(csv_arrow, "read_numeric", lambda *a: calls.append(a) or real(*a))
-    fast = files.read_table(str(path))
-    assert calls, "a clean CSV is read by the fast path"
-    np.testing.assert_array_equal(fast.X, X)  # %.17g round-trips every float64 exactly
-    np.testing.assert_array_equal(fast.labels, y)
-
-
 # -------------------------------------------------------------------------- image_shape
 
 
-def test_image_shape_makes_flat_pixels_images(tmp_path, reader):
+def test_image_shape_makes_flat_pixels_images(tmp_path):
     rows = "\n".join(",".join(["1"] * 12 + [str(i % 2)]) for i in range(4))
     ds = load(train=write(tmp_path, "d.csv", rows + "\n"), image_shape=[3, 4])
     assert ds.image_shape == (3, 4)
@@ -195,7 +109,7 @@ def test_image_shape_makes_flat_pixels_images(tmp_path, reader):
     assert ds.image_shape == (2, 2, 3)
 
 
-def test_image_shape_must_match_the_columns(tmp_path, reader):
+def test_image_shape_must_match_the_columns(tmp_path):
     path = write(tmp_path, "d.csv", "1,2,3,0\n4,5,6,1\n")
     with pytest.raises(ConfigError, match=r"data.image_shape: \[2, 2\].*product \(4\) must "
                                           r"equal the number of feature columns.* has 3"):
@@ -363,26 +277,7 @@ def test_auto_keeps_small_mapped_files_in_memory(tmp_path):
     assert "memory_mapped" not in ds.info
 
 
-@needs_arrow
-def test_both_readers_give_the_same_normalised_dataset(tmp_path, monkeypatch):
-    rng = np.random.default_rng(5)
-    X = rng.normal(size=(9000, 5)) * [1e-3, 1.0, 1e3, 1e6, 7.0] + [0.0, 5.0, -3e3, 1e7, 0.0]
-    path = tmp_path / "r.csv"
-    np.savetxt(path, np.column_stack([X, rng.integers(0, 2, 9000)]), delimiter=",",
-               fmt="%.17g", header="a,b,c,d,e,y", comments="")
-    datasets = []
-    for use_arrow in (False, True):
-        monkeypatch.setattr(csv_arrow, "available", lambda: use_arrow)
-        datasets.append(load_data(DataConfig(train=str(path), dev_fraction=0.2),
-                                  np.random.default_rng(0), "float32"))
-    numpy_read, arrow_read = datasets
-    np.testing.assert_array_equal(arrow_read.shift, numpy_read.shift)
-    np.testing.assert_array_equal(arrow_read.scale, numpy_read.scale)
-    np.testing.assert_array_equal(arrow_read.train.X, numpy_read.train.X)
-    np.testing.assert_array_equal(arrow_read.dev.X, numpy_read.dev.X)
-
-
-def test_a_quoted_cell_spanning_lines_in_the_first_row_is_read_or_refused(tmp_path, reader):
+def test_a_quoted_cell_spanning_lines_in_the_first_row_is_read_or_refused(tmp_path):
     # The csv module reads a quoted cell across lines; the first data row starts at line 1.
     ds = load(train=write(tmp_path, "q.csv", '0,1,"\n2"\n3,4,5\n'))
     np.testing.assert_array_equal(ds.train.X, [[0, 1], [3, 4]])

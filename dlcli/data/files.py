@@ -21,10 +21,11 @@ Decisions (where SPEC 0 and 13 are silent):
   Empty lines are skipped; a line holding only spaces counts as a ragged row. No comment lines.
 - ``data.target`` is a column name, or a column index counted from 0 as in NumPy and pandas
   (``-1`` is the last column); a file without a header needs an index.
-- CSV reading uses pyarrow's parser when it is installed (``dlcli[fast-io]``; see
-  ``csv_arrow``), else ``numpy.loadtxt`` (integers first, which is about five times faster to
-  parse, then floats). Only when the fast read fails is the file walked row by row with the
-  ``csv`` module to find the exact row and column, so the messages are the same either way.
+- CSV reading uses ``numpy.loadtxt``'s C parser (integers first, which is about five times
+  faster to parse, then floats); only when it fails is the file walked row by row with the
+  ``csv`` module to find the exact row and column. pyarrow's and pandas' readers were measured
+  against it and were not faster on two cores (benchmarks/README.md), so dlcli does not take
+  them on.
 - Empty cells are missing values and are refused (dlcli does not impute); so are ``nan`` and
   ``inf`` in features and labels.
 - Labels: a label column whose values are all numbers holds class numbers; they must be whole
@@ -51,7 +52,6 @@ from pathlib import Path
 
 import numpy as np
 
-from dlcli.data import csv_arrow
 from dlcli.data.mapped import map_array
 from dlcli.data.table import Table
 from dlcli.errors import DataError, shown
@@ -117,18 +117,7 @@ def read_csv(path: str, target: str | int | None = None, header: bool | str = "a
                 if any(sep in columns[0] for sep in ";\t") else "")
         raise DataError(f"has only one column ({shown(columns[0])}), which holds the labels; there "
                         f"are no feature columns{hint}", file=path)
-    where = _csv_locator(path, skip, named)
-    names = columns[:t] + columns[t + 1:]
-    # The fast parser reads only lines it can count on: no blank line may stand before the data.
-    if csv_arrow.available() and skip == int(named):
-        fast = csv_arrow.read_numeric(path, n, t, skip)
-        if fast is not None:
-            X, texts, codes = fast
-            _check_finite(X, names, path, where)
-            labels = _text_labels(texts, codes, path, columns[t], where)
-            return Table(X=X, labels=labels, feature_names=names, source=path, kind="csv",
-                         label_column=columns[t], where=where, header=named)
-    return _read_csv_numpy(path, columns, skip, named, t, where)
+    return _read_csv_numpy(path, columns, skip, named, t, _csv_locator(path, skip, named))
 
 
 def _read_csv_numpy(path: str, header: list[str], skip: int, named: bool, t: int,
