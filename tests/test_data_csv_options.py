@@ -285,3 +285,16 @@ def test_a_quoted_cell_spanning_lines_in_the_first_row_is_read_or_refused(tmp_pa
     path = write(tmp_path, "n.csv", '0,nan,"\ninf\n\n\n')
     with pytest.raises(DataError, match=r"row 1, column 'col2': the value is nan"):
         load(train=path)
+
+
+def test_characters_beyond_the_basic_plane_are_labels_or_refused_cells(tmp_path):
+    # NumPy's reader can crash wording an error about such a cell; dlcli reads the file so
+    # that it never has to (labels keep their text, a bad number cell is named as usual).
+    ds = load(train=write(tmp_path, "e.csv", "\ufeffa,b,y\n1,2,🐱\n3,4,café\n5,6,🐱\n"))
+    assert ds.class_names == ["café", "🐱"]
+    with pytest.raises(DataError, match=r"row 1, column 'a': '🐱x' is not a number"):
+        load(train=write(tmp_path, "n.csv", "a,b,y\n🐱x,-1,0\n1,2,1\n"))
+    path = tmp_path / "l.csv"
+    path.write_bytes(b"a,b,y\n1,2,0\n3,4,\xff\n")
+    with pytest.raises(DataError, match="is not UTF-8 text"):
+        load(train=str(path))

@@ -59,7 +59,8 @@ from dlcli.npzfile import open_npz
 from dlcli.registry import did_you_mean
 
 _FINITE_BLOCK_ROWS = 65536  # rows checked at a time in NPZ/NPY features (which may be a map)
-_LOADTXT = dict(delimiter=",", quotechar='"', comments=None, ndmin=2, encoding="utf-8-sig")
+_LOADTXT = dict(delimiter=",", quotechar='"', comments=None, ndmin=2)
+_BOM = "\xef\xbb\xbf"   # UTF-8's byte-order mark, as Latin-1 text
 _LARGEST_LABEL = 2.0 ** 53  # whole floats above this are no longer exact integers
 
 
@@ -130,7 +131,7 @@ def _read_csv_numpy(path: str, header: list[str], skip: int, named: bool, t: int
     codes: dict[str, int] = {}
 
     def code(text: str) -> int:
-        key = text.strip()
+        key = text.encode("latin-1").decode("utf-8").strip()   # see _loadtxt below
         found = codes.get(key)
         if found is None:
             found = codes[key] = len(codes)
@@ -142,8 +143,7 @@ def _read_csv_numpy(path: str, header: list[str], skip: int, named: bool, t: int
     for dtype in (np.int64, np.float64):  # integers parse about five times faster than floats
         codes.clear()
         try:
-            table = np.loadtxt(path, dtype=dtype, skiprows=skip, converters={t: code},
-                               **_LOADTXT)
+            table = _loadtxt(path, dtype, skip, {t: code})
             break
         except UnicodeDecodeError:
             raise DataError("is not UTF-8 text", file=path) from None
@@ -180,6 +180,19 @@ def _read_csv_numpy(path: str, header: list[str], skip: int, named: bool, t: int
                           where)
     return Table(X=X, labels=labels, feature_names=names, source=path, kind="csv",
                  label_column=header[t], where=where, header=named)
+
+
+def _loadtxt(path: str, dtype: type, skip: int, converters: dict[int, Callable[[str], int]]
+             ) -> np.ndarray:
+    """``numpy.loadtxt`` of the CSV, read as Latin-1 text. NumPy 2.4 can crash (a segmentation
+    fault) while it words its error for a cell holding a character outside Unicode's basic plane
+    (an emoji in a number column), so the parser is given one character per byte: numbers are
+    ASCII either way, and the label converter decodes its cell as the UTF-8 it is."""
+    with open(path, encoding="latin-1") as handle:
+        if handle.read(len(_BOM)) != _BOM:
+            handle.seek(0)
+        return np.loadtxt(handle, dtype=dtype, skiprows=skip, converters=converters,
+                          **_LOADTXT)
 
 
 def _int_to_float_in_place(table: np.ndarray, rows: int = 512) -> np.ndarray:
@@ -290,11 +303,14 @@ def _diagnose(path: str, header: list[str], t: int, skip: int, named: bool,
     """The first bad cell or ragged row, found by walking the file (only after a fast read
     failed, so the slow walk never runs on good files). Row lengths are checked everywhere;
     cells only in data row ``suspect`` (0-based) when numpy named it, else in every row."""
-    if suspect is not None:
-        found = _walk(path, header, t, skip, named, suspect)
-        if found is not None:
-            return found
-    found = _walk(path, header, t, skip, named, None)
+    try:
+        if suspect is not None:
+            found = _walk(path, header, t, skip, named, suspect)
+            if found is not None:
+                return found
+        found = _walk(path, header, t, skip, named, None)
+    except UnicodeDecodeError:
+        return DataError("is not UTF-8 text", file=path)
     if found is not None:
         return found
     return DataError(f"could not be read as comma-separated numbers ({error})", file=path)
