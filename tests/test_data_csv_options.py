@@ -6,23 +6,12 @@ import numpy as np
 import pytest
 
 from dlcli.config.schema import AugmentConfig, DataConfig
-from dlcli.data import Augmenter, load_data
+from dlcli.data import Augmenter
 from dlcli.data.augment import warp
 from dlcli.errors import ConfigError, DataError
 
 from helpers import metrics, only_run, write_config
-
-
-
-def write(tmp_path, name: str, text: str) -> str:
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return str(path)
-
-
-def load(**data) -> object:
-    data.setdefault("normalize", "none")
-    return load_data(DataConfig(**data), np.random.default_rng(0), "float64")
+from test_data_files import load, write
 
 
 # ------------------------------------------------------------------------------ data.header
