@@ -22,9 +22,9 @@ def threads_for(sizes: Sequence[int], batch_size: int) -> int | None:
 
 
 @contextlib.contextmanager
-def blas_limit(threads: int | None) -> Iterator[None]:
+def blas_limit(threads: int | None, user_api: str | None = "blas") -> Iterator[None]:
     """Limit the BLAS libraries loaded in this process to ``threads`` threads for a while
-    (None: leave them as they are)."""
+    (None: leave them as they are); ``user_api=None`` limits every thread pool (OpenMP too)."""
     if threads is None:
         yield
         return
@@ -33,5 +33,5 @@ def blas_limit(threads: int | None) -> Iterator[None]:
     except ImportError:  # the environment variables set at worker start are then all we have
         yield
         return
-    with threadpool_limits(limits=threads, user_api="blas"):
+    with threadpool_limits(limits=threads, user_api=user_api):
         yield

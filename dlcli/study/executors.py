@@ -28,6 +28,7 @@ import signal
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 
+from dlcli.blas import blas_limit
 from dlcli.errors import InputError
 
 BLAS_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
@@ -44,20 +45,6 @@ def cpu_count() -> int:
     except AttributeError:  # not on Linux
         return max(1, os.cpu_count() or 1)
 
-
-@contextlib.contextmanager
-def blas_limit(threads: int | None) -> Iterator[None]:
-    """Limit the BLAS libraries loaded in this process to ``threads`` threads for a while."""
-    if threads is None:
-        yield
-        return
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # the environment variables set at worker start are then all we have
-        yield
-        return
-    with threadpool_limits(limits=threads):
-        yield
 
 
 class Executor(Protocol):
@@ -162,7 +149,7 @@ def _call_in_worker(fn: Callable[[Any], Any], arg: Any) -> Any:
     if _STOPPED:
         return None
     try:
-        with blas_limit(_BLAS_THREADS):
+        with blas_limit(_BLAS_THREADS, user_api=None):
             return fn(arg)
     except KeyboardInterrupt:   # not expected (SIGINT only sets a flag), but never crash a worker
         return None
@@ -247,7 +234,7 @@ class LocalExecutor:
 # -- Dask distributed ----------------------------------------------------------------------------
 
 def _call_limited(fn: Callable[[Any], Any], arg: Any, blas_threads: int | None) -> Any:
-    with blas_limit(blas_threads):
+    with blas_limit(blas_threads, user_api=None):
         return fn(arg)
 
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -35,6 +34,7 @@ from typing import Any
 from dlcli.config import apply_overrides, load_config, read_yaml, safe_yaml, validate
 from dlcli.errors import ConfigError, InputError, RunError, shown
 from dlcli.registry import did_you_mean
+from dlcli.reports.groups import stats
 from dlcli.run_schema import EPOCH_METRICS, split_metrics
 from dlcli.runs.files import write_json, write_yaml
 from dlcli.study.runner import Batch, Log, Planner, Study, cell, one_line
@@ -199,15 +199,6 @@ class Settings:
     overrides: list[str] = field(default_factory=list)
 
 
-def _stats(values: Sequence[float]) -> dict[str, Any]:
-    n = len(values)
-    if n == 0:
-        return {"n": 0, "mean": None, "std": None, "min": None, "max": None}
-    mean = math.fsum(values) / n
-    std = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else None
-    return {"n": n, "mean": mean, "std": std, "min": min(values), "max": max(values)}
-
-
 class GridSweep(Planner):
     """Every point of the grid, each with every seed, in one batch."""
 
@@ -323,11 +314,11 @@ class GridSweep(Planner):
                 "point": index, "label": self.label(index), "values": values,
                 "runs": [o.run for o in sorted(runs, key=lambda o: o.number)],
                 "statuses": statuses, "n": len(ok),
-                **{block: {name: _stats([getattr(o, block)[name] for o in ok
+                **{block: {name: stats([getattr(o, block)[name] for o in ok
                                          if name in getattr(o, block)])
                            for name in ("epoch", *s.metrics)}
                    for block in ("final", "best")},
-                "metric": _stats([o.metric for o in ok if o.metric is not None]),
+                "metric": stats([o.metric for o in ok if o.metric is not None]),
             })
         scored = [p for p in points if p["metric"]["n"]]
         sign = 1.0 if s.mode == "min" else -1.0
