@@ -13,13 +13,13 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "dlcli"
 # Stage order; a module may import from its own stage and stages before it.
-STAGES = ["errors", "npzfile", "blas", "registry", "run_schema", "config", "data", "nn", "optim",
+STAGES = ["errors", "npzfile", "blas", "registry", "run_schema", "numbers", "config", "data", "nn", "optim",
           "train", "build", "runs", "gradcheck", "apply", "reports", "resources", "experiment",
           "study", "console", "cli"]
 NUMERICAL_CORE = {"nn", "optim", "train"}
 # What the core may import besides the standard library: numpy, itself, and the dlcli modules
 # that are standard library only themselves (checked below, like the core).
-PURE = {"errors", "registry", "run_schema"}
+PURE = {"errors", "registry", "run_schema", "numbers"}
 CORE_ALLOWED_DLCLI = NUMERICAL_CORE | PURE
 CORE_ALLOWED_PACKAGES = {"numpy"}
 

@@ -1,0 +1,97 @@
+"""How dlcli writes numbers for people, in one place, so a table, a progress bar, a summary and
+a legend say the same number the same way (standard library only).
+
+- ``count(n)``: an integer with thousands separators (``192,000``).
+- ``measure(x)``: a measured value (a cost, an accuracy, a time) to 4 significant digits, fixed
+  point where that is short and scientific where it would not fit (``0.05612``, ``1,438``,
+  ``3.512e+07``, ``7.1e-06``); ``pad=True`` keeps trailing zeros so a column lines up
+  (``0.5000``).
+- ``setting(x)``: a value a person chose (a learning rate, a decay rate): the shortest text
+  that reads back as it (``0.1``, not ``0.09999999999999999``; ``0.0007``, ``1e-05``),
+  computed through 12 significant digits so float noise from arithmetic is not shown.
+- ``spread(mean, std)``: ``mean ± std``, both to the decimal place the std warrants.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+DIGITS = 4          # significant digits of a measured value
+MISSING = "-"
+LARGE = 1e6         # from here on a measured value is written in scientific notation
+
+
+def count(n: Any) -> str:
+    """``192,000``; ``-`` for None."""
+    if n is None:
+        return MISSING
+    return f"{int(n):,}"
+
+
+def _special(x: float) -> str | None:
+    if math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return None
+
+
+def measure(x: Any, digits: int = DIGITS, *, pad: bool = False) -> str:
+    """A measured value to ``digits`` significant digits; integers as counts; ``-`` for None."""
+    if x is None:
+        return MISSING
+    if isinstance(x, bool):
+        return str(x).lower()
+    if isinstance(x, int):
+        return count(x)
+    x = float(x)
+    special = _special(x)
+    if special is not None:
+        return special
+    if x == 0:
+        return "0" if not pad else f"{0:.{digits - 1}f}"
+    if 10 ** digits <= abs(x) < LARGE:
+        return f"{x:,.0f}"            # 12,345 reads better than 1.234e+04 and still fits
+    text = format(x, f"{'#' if pad else ''},.{digits}g")
+    mantissa, e, exponent = text.partition("e")
+    mantissa = mantissa.rstrip(".")
+    if e:
+        return f"{mantissa}e{exponent[0]}{exponent[1:].lstrip('0').rjust(2, '0')}"
+    return mantissa
+
+
+def setting(x: Any) -> str:
+    """A chosen value as a person writes it: ``0.1``, ``0.0007``, ``1e-05``, ``true``."""
+    if x is None:
+        return "null"
+    if isinstance(x, bool):
+        return str(x).lower()
+    if isinstance(x, int):
+        return str(x)
+    if isinstance(x, float):
+        special = _special(x)
+        if special is not None:
+            return special
+        short = float(f"{x:.12g}")
+        text = repr(short)
+        return text[:-2] if text.endswith(".0") and abs(short) < 1e16 else text
+    if isinstance(x, (list, tuple)):
+        return "[" + ", ".join(setting(v) for v in x) + "]"
+    return str(x)
+
+
+def spread(mean: Any, std: Any, digits: int = DIGITS) -> str:
+    """``mean ± std``: the std to 2 significant digits and the mean to the same decimal place
+    (never fewer than the mean's own ``digits`` would need to show it at all)."""
+    if mean is None:
+        return MISSING
+    if std is None or not math.isfinite(float(std)) or float(std) == 0 \
+            or not math.isfinite(float(mean)):
+        return measure(mean, digits)
+    mean, std = float(mean), abs(float(std))
+    if abs(mean) >= LARGE or 0 < abs(mean) < 1e-4 or std >= LARGE:
+        return f"{measure(mean, digits)} ± {measure(std, 2)}"
+    place = min(1 - math.floor(math.log10(std)), 12)   # the std's 2nd significant digit
+    if place <= 0:                                      # round both to tens, hundreds, ...
+        return f"{round(mean, place):,.0f} ± {round(std, place):,.0f}"
+    return f"{mean:,.{place}f} ± {std:,.{place}f}"
