@@ -6,6 +6,8 @@ must agree with it.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -171,3 +173,23 @@ def test_a_checkpoint_of_another_architecture_is_refused_by_name(tmp_path):
     with pytest.raises(ValueError, match=r"W1 has shape \(6, 2\), the architecture needs "
                                          r"\(7, 2\)"):
         wider.load_state_dict(state)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_grad_norms_do_not_overflow_where_the_squares_would(dtype):
+    net = network(False, dtype=dtype)
+    huge = 1e25 if dtype == "float32" else 1e200   # squares past the dtype's largest value
+    net.grad[...] = huge * np.random.default_rng(4).uniform(0.5, 1.0, net.grad.size)
+    assert np.isfinite(net.grad).all()
+    norms = net.grad_norms()
+    for name, value in norms.items():
+        exact = np.asarray(net.grads[name], dtype=np.float64) / huge   # the oracle, rescaled
+        assert math.isfinite(value)
+        assert value == pytest.approx(huge * math.sqrt(float(np.sum(exact * exact))),
+                                      rel=1e-6 if dtype == "float32" else 1e-13)
+    # Below the overflow, the norm is numpy's own, bit for bit (history.csv is unchanged).
+    net.grad[...] = np.random.default_rng(5).standard_normal(net.grad.size) * 1e15
+    assert net.grad_norms() == {name: float(np.linalg.norm(net.grads[name])) for name in norms}
+    # A gradient that holds inf or nan keeps its non-finite norm: the step did diverge.
+    net.grad[0] = np.inf
+    assert net.grad_norms()["W1"] == np.inf

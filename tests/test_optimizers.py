@@ -150,3 +150,67 @@ def test_state_dict_round_trip_continues_identically():
         b.step(theta_b, g, 0.1)
     np.testing.assert_array_equal(theta_a, theta_b)
     assert math.isclose(b.t, 4)
+
+
+def _layout_and_grads(dtype: str, steps: int = 4):
+    from dlcli.nn import Network, output_for
+
+    net = Network([5, 7, 3], ["relu"], output_for("softmax", 3), dtype=dtype)
+    rng = np.random.default_rng(3)
+    return net.layout, [rng.standard_normal(net.layout.size).astype(dtype) for _ in range(steps)]
+
+
+@pytest.mark.parametrize("how", ["deepcopy", "pickle"])
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("name", list(OPTIMIZERS.names()))
+def test_a_copy_continues_bit_for_bit_and_independently(name, threads, how, monkeypatch):
+    import copy
+    import pickle
+
+    monkeypatch.setattr(optimizers_module, "CHUNK", 16)   # several chunks: the threads' path
+    layout, grads = _layout_and_grads("float32")
+    original = make_optimizer(name, layout, "float32")
+    original = type(original)(layout, "float32", threads=threads, **original.hyper)
+    theta = np.linspace(-1, 1, layout.size, dtype=np.float32)
+    for g in grads[:2]:
+        original.step(theta, g, LR)
+    copied = copy.deepcopy(original) if how == "deepcopy" else pickle.loads(
+        pickle.dumps(original))
+    assert copied.t == original.t == 2 and copied.threads == original.threads
+    frozen = {slot: vector.copy() for slot, vector in original.state.items()}
+    theta_copy = theta.copy()
+    # Stepping the copy first leaves the original's state as it was ...
+    for g in grads[2:]:
+        copied.step(theta_copy, g, LR)
+    for slot, vector in original.state.items():
+        np.testing.assert_array_equal(vector, frozen[slot])
+        assert not np.shares_memory(vector, copied.state[slot])
+    # ... and the original, given the same gradients, ends on the same bits.
+    for g in grads[2:]:
+        original.step(theta, g, LR)
+    assert theta.dtype == theta_copy.dtype == np.float32
+    np.testing.assert_array_equal(theta, theta_copy)
+    for slot in original.slots:
+        np.testing.assert_array_equal(original.state[slot], copied.state[slot])
+        # The copy's named views read its own state vector.
+        for key, view in copied.state_views[slot].items():
+            assert np.shares_memory(view, copied.state[slot])
+            np.testing.assert_array_equal(view, original.state_views[slot][key])
+    assert copied.state_dict()["t"] == original.t == 4
+
+
+def test_a_copy_made_after_the_thread_pool_started_still_copies(monkeypatch):
+    import copy
+
+    monkeypatch.setattr(optimizers_module, "CHUNK", 16)
+    layout, grads = _layout_and_grads("float64")
+    original = make_optimizer("adam", layout, "float64")
+    original = type(original)(layout, "float64", threads=2, **original.hyper)
+    theta = np.zeros(layout.size)
+    original.step(theta, grads[0], LR)
+    assert original._pool is not None          # a thread pool cannot be copied itself
+    copied = copy.deepcopy(original)
+    theta_copy = theta.copy()
+    copied.step(theta_copy, grads[1], LR)
+    original.step(theta, grads[1], LR)
+    np.testing.assert_array_equal(theta, theta_copy)

@@ -119,6 +119,21 @@ def test_eval_every_and_grad_norms(tmp_path, runs_dir):
     assert all(float(rows[-1][f"grad_norm_W{i}"]) > 0 for i in (1, 2, 3))
 
 
+def test_exploding_float32_gradients_log_finite_norms(tmp_path, runs_dir):
+    # The gradient-norms lesson's exploding case in float32: its second epoch's gradients pass
+    # 1e19, where float32 squares overflow; the logged norms must be the real (finite) ones.
+    config = yaml.safe_load((Path(__file__).resolve().parents[1] / "configs"
+                            / "gradient-norms.yaml").read_text())
+    config.pop("sweep")
+    config["model"]["init_scale"] = 0.45
+    config["training"].update(dtype="float32", epochs=3)
+    result = train(write_config(tmp_path, config), "--runs-dir", runs_dir, "-q")
+    assert result.exit_code == 1     # it diverges, as in the lesson
+    last = history(only_run(runs_dir))[-1]
+    norms = [float(last[f"grad_norm_W{i}"]) for i in range(1, 11)]
+    assert all(np.isfinite(norms)) and max(norms) > 1.9e19, norms
+
+
 DIVERGING = dict(SMALL, optimizer={"name": "gd", "learning_rate": 1e6},
                  model={"hidden": [20, 20], "init": "he"},
                  training={"epochs": 200, "batch_size": 32, "dtype": "float32"})

@@ -13,6 +13,7 @@ Training-step buffers are allocated once per batch size and reused. Shapes follo
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -27,6 +28,22 @@ from dlcli.nn.layout import Layout, check_arrays
 from dlcli.nn.losses import OutputLayer
 EVAL_CHUNK = 8192           # at most this many examples per inference pass
 EVAL_ELEMENTS = 1 << 21     # and about this many entries in the widest layer's buffers
+
+
+def frobenius_norm(array: np.ndarray) -> float:
+    """``||array||_F`` as a Python float, finite whenever every entry is.
+
+    ``numpy.linalg.norm`` sums the squares in the array's dtype, so a float32 gradient whose
+    norm passes ~1.8e19 (its squares pass float32's 3.4e38) comes out as inf although every
+    entry is finite; float64 does the same past ~1e154. Such an array is divided by its largest
+    magnitude first and the norm scaled back in float64 (LAPACK's ``nrm2`` trick), so the
+    overflow case gives the true norm while every other case keeps numpy's bits exactly."""
+    with np.errstate(over="ignore"):   # the overflow is the case handled below
+        value = float(np.linalg.norm(array))
+    if math.isinf(value) and np.isfinite(array).all():
+        largest = float(np.abs(array).max())
+        value = largest * float(np.linalg.norm(np.asarray(array, dtype=np.float64) / largest))
+    return value
 
 
 @dataclass
@@ -308,8 +325,8 @@ class Network:
 
     def grad_norms(self) -> dict[str, float]:
         """Frobenius norm of each weight's gradient by array name, ``{"W1": ||dW1||, ...}``
-        (exploding / vanishing gradients in numbers)."""
-        return {entry.name: float(np.linalg.norm(self.grads[entry.name]))
+        (exploding / vanishing gradients in numbers), finite whenever the gradient is."""
+        return {entry.name: frobenius_norm(self.grads[entry.name])
                 for entry in self.layout.entries if entry.weight}
 
     # ------------------------------------------------------------------ inference

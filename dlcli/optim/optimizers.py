@@ -71,6 +71,14 @@ class Optimizer:
         self.t = 0  # number of updates so far
         # One flat vector per slot, in theta's layout; named views of them when there are names.
         self.state = {slot: np.zeros(size, dtype=self.dtype) for slot in self.slots}
+        self._requested_threads = threads
+        self._build()
+
+    def _build(self) -> None:
+        """Everything derived from the state and the sizes: named views of the state, the
+        temporaries, the thread split and the step's scalars. Rebuilt after a copy or unpickling
+        (``__setstate__``): a view copied on its own would no longer alias what it views."""
+        size, threads = self.size, self._requested_threads
         self.state_views = ({slot: self.layout.views(vector) for slot, vector in self.state.items()}
                             if self.layout is not None else {})
         self._tmp = np.empty(min(size, CHUNK), dtype=self.dtype)
@@ -92,6 +100,19 @@ class Optimizer:
         n_coef = len(self.coefficients)
         self._coef = np.zeros(n_coef, dtype=self.dtype)
         self._coef_views = tuple(self._coef[i:i + 1].reshape(()) for i in range(n_coef))
+
+    # Copies and pickles (copy.deepcopy, multiprocessing) carry the hyperparameters, ``t`` and
+    # the state vectors; views, temporaries and the thread pool are rebuilt for the copy, so it
+    # continues exactly as the original would and shares no memory with it.
+    _DERIVED = ("state_views", "_tmp", "_tmp2", "_chunks", "threads", "_groups",
+                "_temporaries", "_pool", "_coef", "_coef_views")
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {key: value for key, value in self.__dict__.items() if key not in self._DERIVED}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._build()
 
     def step(self, theta: np.ndarray, grad: np.ndarray, lr: float) -> None:
         self.t += 1
