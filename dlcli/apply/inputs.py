@@ -12,7 +12,9 @@ built-in data set name. Decisions (docs/decisions.md):
   label column (or ``target``) is read for evaluation and ignored for prediction; any other
   column is an error (a misspelt feature would otherwise be dropped silently).
 - NPZ files: ``X`` (m, n_features), or images (m, h, w) flattened; a Keras-style ``mnist.npz``
-  gives its test half, scaled as training scaled it. NPZ arrays are read whole.
+  gives its test half. Every input is taken as the training file stored its values: the run's
+  input transforms (model.json's ``transforms``, a mnist.npz's pixels / 255) are applied to it,
+  whatever its format, so 8-bit pixels are given as they are. NPZ arrays are read whole.
 - ``train``/``dev``/``test`` rebuild the run's data from its config.yaml (the data file must
   still be there, a built-in data set is drawn again from the run's seed); if the data no
   longer gives the normalisation statistics the run recorded, it is not the data the run

@@ -1,11 +1,15 @@
 """model.json: what applying a trained run needs besides params.npz (SPEC section 1, "applying
-a run"): the features, the normalisation fitted on the training split, the class labels in
-output order, the output kind, the dtype and the architecture.
+a run"): the features, what was done to their values before normalisation (a mnist.npz's pixel
+scale), the normalisation fitted on the training split, the class labels in output order, the
+output kind, the dtype and the architecture.
 
 ``describe`` builds it when a run starts (the run writes it beside config.yaml); ``read_model``
 reads and checks it. A run directory made before model.json existed, or a file that lacks a
 key, is an ``InputError`` that names what is missing: never a guess that could predict wrongly.
-The format is documented in docs/run-directory.md.
+The format is documented in docs/run-directory.md. Version 2 added ``transforms``; a version 1
+file was written before dlcli recorded them and is read as having none (which is what it
+means for every run but one trained on a Keras-style mnist.npz of 8-bit pixels: such a run must
+be given pixels already divided by 255, or be trained again).
 """
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ import numpy as np
 from dlcli.config.schema import NORMALIZERS, Config
 from dlcli.data.dataset import Dataset
 from dlcli.data.prepare import DTYPES
+from dlcli.data.transforms import check_transforms
 from dlcli.errors import InputError
 from dlcli.nn.activations import ACTIVATIONS
 from dlcli.nn.losses import OUTPUTS
@@ -27,7 +32,7 @@ from dlcli.nn.network import Network
 from dlcli.run_schema import CONFIG_FILE, METRICS_FILE, MODEL_FILE
 
 FORMAT = "dlcli-model"
-VERSION = 1
+VERSION = 2
 
 
 def describe(config: Config, data: Dataset, network: Network) -> dict[str, Any]:
@@ -39,6 +44,9 @@ def describe(config: Config, data: Dataset, network: Network) -> dict[str, Any]:
         "version": VERSION,
         "features": {"count": data.n_features, "names": list(data.feature_names),
                      "image_shape": list(data.image_shape) if data.image_shape else None},
+        # applied in order to the values as the file stores them, in float64, before
+        # normalisation: [{"divide": 255.0}] for a mnist.npz of 8-bit pixels (data.transforms)
+        "transforms": [dict(t) for t in data.transforms],
         # x_normalised = (x - shift) / scale, computed in float64, then cast to dtype
         "normalization": {"kind": config.data.normalize,
                           "shift": [float(v) for v in data.shift],
@@ -59,6 +67,7 @@ class ModelInfo:
 
     feature_names: list[str]
     image_shape: tuple[int, ...] | None
+    transforms: list[dict[str, float]]   # before normalisation, in order (data.transforms)
     normalization: str
     shift: np.ndarray           # (n_features,) float64
     scale: np.ndarray           # (n_features,) float64, never 0
@@ -160,6 +169,13 @@ def read_model(run_dir: str | Path) -> ModelInfo:
                               or not all(isinstance(v, int) for v in image)):
         raise reader.fail("features.image_shape", f"must be [height, width] (or [height, "
                           f"width, channels]) with {n} values")
+    if version >= 2:
+        transforms = reader.get("transforms", list)
+        problem = check_transforms(transforms)
+        if problem:
+            raise reader.fail("transforms", problem)
+    else:
+        transforms = []   # version 1 did not record them: read as none (module docstring)
     kind = reader.choice("normalization.kind", NORMALIZERS)
     shift = reader.numbers("normalization.shift", n)
     scale = reader.numbers("normalization.scale", n)
@@ -200,6 +216,7 @@ def read_model(run_dir: str | Path) -> ModelInfo:
         batch_norm = (float(momentum), float(epsilon))
     return ModelInfo(feature_names=list(names),
                      image_shape=tuple(image) if image else None,
+                     transforms=[{op: float(v) for op, v in t.items()} for t in transforms],
                      normalization=kind, shift=shift, scale=scale, label_column=column,
                      classes=list(classes), output=output, dtype=dtype, sizes=list(sizes),
                      activations=list(activations), batch_norm=batch_norm)

@@ -15,6 +15,7 @@ import numpy as np
 
 from dlcli.apply.metadata import ModelInfo, read_model
 from dlcli.data.prepare import normalize
+from dlcli.data.transforms import apply_transforms
 from dlcli.errors import DataError, InputError
 from dlcli.nn.losses import OUTPUTS
 from dlcli.nn.network import Network
@@ -54,7 +55,9 @@ class Model:
     # ------------------------------------------------------------------ applying it
 
     def prepare(self, X: Any, *, source: str | None = None, first_row: int = 0) -> np.ndarray:
-        """Raw features (m, n_features) -> normalised rows in the network's dtype.
+        """Raw features (m, n_features), as the training file stores them -> the run's input
+        transforms (model.json's ``transforms``: a mnist.npz's pixels / 255), normalisation, and
+        the network's dtype.
 
         ``X`` may be a pandas DataFrame (its columns are matched by name) or an array; images
         (m, height, width) are flattened. A wrong shape or a value that is not a finite
@@ -77,6 +80,8 @@ class Model:
                             f"({_names(self.info.feature_names)})", file=source)
         check_finite(raw, self.info.feature_names, source, first_row)
         with np.errstate(over="ignore"):   # an overflow is reported below, with its place
+            # As training did: the file's transforms (a mnist.npz's / 255), then normalisation.
+            apply_transforms(raw, self.info.transforms)
             rows = normalize(raw, self.info.shift, self.info.scale, self.info.dtype)
         if not np.isfinite(rows).all():
             row, j = np.argwhere(~np.isfinite(rows))[0]

@@ -6,7 +6,9 @@ float64, and gives ``probabilities`` (N, K) in the run's dtype (column k for cla
 model.json's ``labels.classes``) and ``label`` (N,), the predicted original class label (int64
 or string).
 
-Inside: the normalisation ``(x - shift) / scale`` in float64, as training computed it, then each
+Inside: the run's input transforms (model.json's ``transforms``: ``Div`` by 255 for a mnist.npz's
+8-bit pixels), the normalisation ``(x - shift) / scale``, both in float64 as training computed
+them, then each
 layer as ``Gemm`` (``A W^T + b``); batch norm in inference mode folded into a per-unit affine
 ``Z * s + t`` (s = gamma / sqrt(running_var + eps), t = beta - running_mean * s, as dlcli
 computes it), the activation, and at the end ``Softmax``, or ``Sigmoid`` of the logit and of its
@@ -60,7 +62,13 @@ def build_graph(model: Model) -> Any:
     # Normalisation in float64, then the run's dtype: the same arithmetic as training. X is
     # float64 as read from a file: float32 would round a feature such as 100000.123 by more
     # than the network's precision before it is normalised.
-    x = node("Sub", ["X", const("shift", info.shift)], "centred")
+    x = "X"
+    for k, transform in enumerate(info.transforms):
+        (operation, argument), = transform.items()
+        op = {"divide": "Div"}[operation]   # every operation of dlcli.data.transforms
+        x = node(op, [x, const(f"{operation}{k}", np.array(argument, dtype=np.float64))],
+                 f"transformed{k}")
+    x = node("Sub", [x, const("shift", info.shift)], "centred")
     x = node("Div", [x, const("scale", info.scale)], "normalised")
     A = node("Cast", [x], "A0", to=elem) if elem != TensorProto.DOUBLE else x
     params = network.get_params()
@@ -116,6 +124,7 @@ def build_graph(model: Model) -> Any:
     helper.set_model_props(proto, {
         "run": str(model.path), "feature_names": json.dumps(info.feature_names),
         "classes": json.dumps(classes), "normalization": info.normalization,
+        "transforms": json.dumps(info.transforms),
         "dtype": info.dtype})
     onnx.checker.check_model(proto)
     return proto

@@ -40,6 +40,9 @@ class Dataset:
     # of a CSV file ("y" for NPZ files, None for built-in data sets).
     classes: list[int | str] = field(default_factory=list)
     label_column: str | None = None
+    # What was done to the training file's values before normalisation (dlcli.data.transforms):
+    # applying the run does it to raw values too.
+    transforms: list[dict[str, float]] = field(default_factory=list)
 
     @property
     def n_features(self) -> int:

@@ -39,7 +39,9 @@ Decisions (where SPEC 0 and 13 are silent):
 - ``mnist.npz`` (``x_train, y_train`` and optionally ``x_test, y_test``, no ``X``): images are
   flattened and divided by 255 when the training images are uint8 or go above 1, so pixels lie
   in [0, 1]; ``image_shape`` is the images' (h, w). Given as ``dev`` or ``test``, such a file
-  contributes its test half.
+  contributes its test half. The table holds the pixels as stored and the division in
+  ``Table.transforms`` (``dlcli.data.transforms``); ``prepare`` applies it, and a run records
+  it in model.json so that applying the run scales raw pixels alike.
 """
 from __future__ import annotations
 
@@ -54,6 +56,7 @@ import numpy as np
 
 from dlcli.data.mapped import map_array
 from dlcli.data.table import Table
+from dlcli.data.transforms import pixel_transforms
 from dlcli.errors import DataError, shown
 from dlcli.npzfile import open_npz
 from dlcli.registry import did_you_mean
@@ -525,10 +528,9 @@ def _read_mnist(npz: np.lib.npyio.NpzFile, keys: list[str], path: str, half: str
     X = _array(npz, keys, x_key, path)
     y = _array(npz, keys, y_key, path)
     table = _npz_table(X, y, path, x_key, y_key, kind="mnist")
-    # Pixels are scaled to [0, 1] by the same factor in both halves, decided on x_train.
-    train_x = npz["x_train"] if half != "train" else X
-    if train_x.dtype == np.uint8 or (train_x.size and float(train_x.max()) > 1.0):
-        table.X /= 255.0
+    # Pixels are scaled to [0, 1] by the same factor in both halves, decided on x_train; the
+    # table keeps the values as stored and says so (prepare applies it, a run records it).
+    table.transforms = pixel_transforms(npz["x_train"] if half != "train" else X)
     return table
 
 

@@ -49,6 +49,7 @@ from dlcli.data.builtin import load_builtin
 from dlcli.data.dataset import Dataset, Split
 from dlcli.data.mapped import MappedRows
 from dlcli.data.table import Table
+from dlcli.data.transforms import apply_transforms
 from dlcli.errors import ConfigError, DataError
 
 
@@ -126,7 +127,8 @@ def load_data(cfg: DataConfig, rng: np.random.Generator, dtype: np.dtype | str) 
     return Dataset(train=train_split, dev=splits["dev"], test=splits["test"], n_classes=K,
                    class_names=class_names, feature_names=list(train.feature_names),
                    image_shape=train.image_shape, shift=shift, scale=scale, source=source,
-                   info=info, classes=classes, label_column=train.label_column)
+                   info=info, classes=classes, label_column=train.label_column,
+                   transforms=list(train.transforms))
 
 
 def _image_shape(shape: list[int], train: Table) -> tuple[int, ...]:
@@ -197,6 +199,10 @@ def _read_files(cfg: DataConfig) -> dict[str, Table | None]:
     if (train.kind == "mnist" and not cfg.test and not cfg.test_fraction
             and files.mnist_test_half(cfg.train)):
         tables["test"] = files.read_table(cfg.train, half="test")
+    for table in tables.values():   # the pixel scale of a mnist.npz (dlcli.data.transforms)
+        if table is not None and table.transforms:
+            assert not table.mapped   # only mnist.npz has transforms, and it is read whole
+            apply_transforms(table.X, table.transforms)
     return tables
 
 

@@ -6,7 +6,7 @@ into a ``Table``; ``dlcli.data.prepare`` turns the tables of a run into a ``Data
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -34,6 +34,9 @@ class Table:
     # Turns a 0-based example index into text saying where it is in the source (line number of a
     # CSV file, index in an NPZ file). Only called when reporting an error.
     where: Callable[[int], str] | None = None
+    # What is done to X's values before normalisation (dlcli.data.transforms), in order; X
+    # holds them as the file stores them until prepare applies these.
+    transforms: list[dict[str, float]] = field(default_factory=list)
 
     @property
     def m(self) -> int:
