@@ -8,7 +8,9 @@ a legend say the same number the same way (standard library only).
   (``0.5000``).
 - ``setting(x)``: a value a person chose (a learning rate, a decay rate): the shortest text
   that reads back as it (``0.1``, not ``0.09999999999999999``; ``0.0007``, ``1e-05``),
-  computed through 12 significant digits so float noise from arithmetic is not shown.
+  computed through 12 significant digits so float noise from arithmetic is not shown;
+  ``short=True`` (tables, legends) writes a value no person typed, one drawn by a random
+  search (``0.0012345678901234``), to 4 significant digits instead (``0.001235``).
 - ``spread(mean, std)``: ``mean ± std``, both to the decimal place the std warrants.
 """
 from __future__ import annotations
@@ -60,8 +62,12 @@ def measure(x: Any, digits: int = DIGITS, *, pad: bool = False) -> str:
     return mantissa
 
 
-def setting(x: Any) -> str:
-    """A chosen value as a person writes it: ``0.1``, ``0.0007``, ``1e-05``, ``true``."""
+SHORT_SETTING = 6   # significant digits a person types at most; more means the value was drawn
+
+
+def setting(x: Any, *, short: bool = False) -> str:
+    """A chosen value as a person writes it: ``0.1``, ``0.0007``, ``1e-05``, ``true``; with
+    ``short``, a float that needs more than 6 significant digits to its 4."""
     if x is None:
         return "null"
     if isinstance(x, bool):
@@ -72,11 +78,13 @@ def setting(x: Any) -> str:
         special = _special(x)
         if special is not None:
             return special
-        short = float(f"{x:.12g}")
-        text = repr(short)
-        return text[:-2] if text.endswith(".0") and abs(short) < 1e16 else text
+        shortest = float(f"{x:.12g}")
+        text = repr(shortest)
+        text = text[:-2] if text.endswith(".0") and abs(shortest) < 1e16 else text
+        digits = len(text.partition("e")[0].replace("-", "").replace(".", "").strip("0"))
+        return measure(x) if short and digits > SHORT_SETTING else text
     if isinstance(x, (list, tuple)):
-        return "[" + ", ".join(setting(v) for v in x) + "]"
+        return "[" + ", ".join(setting(v, short=short) for v in x) + "]"
     return str(x)
 
 

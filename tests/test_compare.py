@@ -213,10 +213,23 @@ def test_only_differing_params_are_kept(three_runs: Path) -> None:
 
 
 def test_a_key_missing_from_one_run_differs(tmp_path: Path) -> None:
-    write_run(tmp_path, "a", costs=[0.7, 0.5], set_={"model.batch_norm": {"momentum": 0.9}})
+    write_run(tmp_path, "a", costs=[0.7, 0.5], set_={"regularization.l2": 0.1})
     write_run(tmp_path, "b", costs=[0.7, 0.5], stamp="20261124-161501")
     comparison = report.compare_runs(read_runs([tmp_path]))
-    assert comparison.params == ["model.batch_norm", "model.batch_norm.momentum"]
+    assert comparison.params == ["regularization.l2"]
+
+
+def test_batch_norm_on_and_off_differ_by_its_switch_not_by_its_own_keys(tmp_path: Path) -> None:
+    write_run(tmp_path, "a", costs=[0.7, 0.5], set_={"model.batch_norm": {"momentum": 0.9,
+                                                                          "epsilon": 1e-5}})
+    write_run(tmp_path, "b", costs=[0.7, 0.5], stamp="20261124-161501")
+    comparison = report.compare_runs(read_runs([tmp_path]))
+    assert comparison.params == ["model.batch_norm"]
+    assert [report.param_value(r, "model.batch_norm") for r in comparison.records] == \
+        [True, False]
+    rows = json.loads(invoke(tmp_path, "--format", "json").stdout)
+    assert [r["params"] for r in rows] == [{"model.batch_norm": True},
+                                           {"model.batch_norm": False}]
 
 
 @pytest.mark.parametrize("metric, order", [
@@ -323,18 +336,20 @@ def test_markdown_output_is_a_table_with_the_best_run_in_bold(three_runs: Path) 
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     header = [c.strip() for c in lines[0].strip("|").split("|")]
-    assert header[:4] == ["name", "status", "model.hidden", "optimizer.learning_rate"]
+    assert header[:4] == ["name", "model.hidden", "optimizer.learning_rate", "final dev loss"]
+    assert header[4] == "final dev acc"   # the sorting loss's companion, then the rest
+    assert "status" in header and "time" in header
+    assert "best dev loss" not in header  # no run's best differs from its final: not repeated
     assert lines[1].count("---") == len(header)
     cells = [[c.strip() for c in line.strip("|").split("|")] for line in lines[2:5]]
     assert [c[0] for c in cells] == ["**fast**", "wide", "slow"]
-    assert cells[2][3] == "0.0001"
-    final_dev_loss = header.index("final dev loss")
-    assert float(cells[1][final_dev_loss]) == pytest.approx(0.275)
-    assert "sorted by dev_loss (lower is better); best run: fast" in result.stdout
+    assert cells[2][2] == "0.0001"
+    assert cells[1][3] == "0.2750"   # 4 significant digits, trailing zero kept
+    assert "best run: fast; sorted by dev_loss (lower is better)" in result.stdout
 
 
 def test_table_output_shows_rows_in_order_and_marks_the_best(three_runs: Path) -> None:
-    result = invoke(three_runs, "--metric", "best.dev_accuracy", "--all-params")
+    result = invoke(three_runs, "--metric", "best.dev_accuracy", "--all-params", "--wide")
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert out.index("fast") < out.index("wide") < out.index("slow")

@@ -55,3 +55,11 @@ def test_setting_reads_back_to_the_same_float_to_twelve_digits():
     (None, 0.1, "-"), (3.5e7, 1e6, "3.5e+07 ± 1e+06")])
 def test_spread_gives_mean_and_std_to_the_same_decimal_place(mean, std, text):
     assert spread(mean, std) == text
+
+
+@pytest.mark.parametrize("value,text", [
+    (0.0012345678901234, "0.001235"), (0.09999999999999999, "0.1"), (7e-4, "0.0007"),
+    (1e-5, "1e-05"), (0.123456, "0.123456"), (0.9798123412312, "0.9798"), (10.0, "10"),
+    ([0.97981234123, 0.5], "[0.9798, 0.5]"), ("he", "he"), (64, "64")])
+def test_short_setting_keeps_what_a_person_typed_and_cuts_drawn_values_to_4_digits(value, text):
+    assert setting(value, short=True) == text

@@ -13,13 +13,16 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from dlcli.cli import complete
+from rich import box
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 
 from dlcli.errors import InputError, RunError
 
 if TYPE_CHECKING:   # the rest is imported where it is used: building the CLI loads no numpy
     from dlcli.reports import compare as report
+    from dlcli.reports.columns import Column
     from dlcli.reports import groups as grouped
     from dlcli.runs.reader import RunRecord
 
@@ -37,48 +40,94 @@ def output_console() -> Console:
     return console if console.is_terminal else Console(width=400)
 
 
-def _heading(name: str) -> str:
-    # Two short lines instead of one long one: "final\ntrain loss", "optimizer.\nlearning_rate".
-    for sep, keep in ((" ", ""), (".", ".")):
-        head, found, tail = name.partition(sep)
-        if found:
-            return f"{head}{keep}\n{tail}"
-    return name
+# Wider than any table: --wide draws every column whatever the terminal's width.
+UNLIMITED = 100_000
+WIDE_HINT = "--wide shows every column, --format csv|json every value"
 
 
-def render_table(comparison: report.Comparison, console: Console) -> None:
-    from dlcli.reports import compare as report
+def table_console(wide: bool = False) -> Console:
+    """stdout for a results table: the terminal's width; piped or redirected, ``$COLUMNS`` or
+    80 columns (as rich and most Unix tools do), so a table read with ``less`` or kept in a
+    file looks as it does on screen. ``wide``: as wide as the table needs."""
+    return Console(width=UNLIMITED) if wide else Console()
 
-    header, rows = report.table(comparison)
-    best = comparison.best is not None
-    table = Table()
-    table.add_column("", no_wrap=True)
-    for name in header:
-        table.add_column(_heading(name), overflow="fold")
-    for index, row in enumerate(rows):
+
+def natural_width(table: Table) -> int:
+    """The width ``table`` takes when nothing limits it."""
+    measuring = Console(width=UNLIMITED)
+    return Measurement.get(measuring, measuring.options, table).maximum
+
+
+def _run_table(columns: list[Column], best: bool) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold",
+                  collapse_padding=True)
+    table.add_column("", no_wrap=True)   # the best run's star
+    for column in columns:
+        table.add_column(column.header, no_wrap=True, justify="right" if column.numeric
+                         else "left", overflow="ellipsis")
+    rows = len(columns[0].cells) if columns else 0
+    for index in range(rows):
         is_best = best and index == 0
-        table.add_row("*" if is_best else "", *row, style="bold green" if is_best else None)
+        table.add_row("*" if is_best else "", *(c.cells[index] for c in columns),
+                      style="bold green" if is_best else None)
+    return table
+
+
+def _transposed_table(columns: list[Column], best: bool) -> Table:
+    """Runs as columns (headed by name, and id when names clash), fields as rows."""
+    heads = [c for c in columns if c.key in ("name", "id")]
+    fields = [c for c in columns if c.key not in ("name", "id")]
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold",
+                  collapse_padding=True)
+    table.add_column("", no_wrap=True)
+    for index in range(len(columns[0].cells)):
+        title = "\n".join(c.cells[index] for c in heads) + (" *" if best and index == 0 else "")
+        table.add_column(title, no_wrap=True, justify="right",
+                         header_style="bold green" if best and index == 0 else "bold",
+                         style="green" if best and index == 0 else None)
+    for field in fields:
+        table.add_row(field.name, *field.cells)
+    return table
+
+
+def render_table(comparison: report.Comparison, console: Console, wide: bool = False) -> None:
+    """The runs as a table that fits ``console``: the least important columns left out (and
+    named under it) when it does not, or runs as columns when there are few of them and that
+    shows everything (``reports.columns``)."""
+    from dlcli.reports import compare as report
+    from dlcli.reports.columns import TRANSPOSE_MAX_RUNS, fit_columns, left_out_note
+
+    columns = report.columns(comparison)
+    best = comparison.best is not None
+    width = console.width
+    shown, left_out = (columns, []) if wide else fit_columns(
+        columns, lambda cols: natural_width(_run_table(cols, best)) <= width)
+    table = _run_table(shown, best)
+    if left_out and len(comparison.records) <= TRANSPOSE_MAX_RUNS:
+        transposed = _transposed_table(columns, best)
+        if natural_width(transposed) <= width:
+            table, shown, left_out = transposed, columns, []
     console.print(table)
-    for line in [report.caption(comparison) + (" (*)" if best else ""),
-                 *report.notes(comparison)]:
+    lines = [report.caption(comparison, " (*)"),
+             left_out_note(left_out, shown, width, WIDE_HINT), *report.notes(comparison)]
+    for line in filter(None, lines):
         console.print(line, markup=False, highlight=False)
 
 
-def render_groups(grouping: grouped.Grouping, console: Console) -> None:
+def render_groups(grouping: grouped.Grouping, console: Console, wide: bool = False) -> None:
+    """One row per group, fitted to ``console`` as ``render_table`` fits runs."""
     from dlcli.reports import groups as grouped
+    from dlcli.reports.columns import fit_columns, left_out_note
 
-    header, rows = grouped.table(grouping)
-    table = Table()
-    for name in header:
-        # "0.3191 ± 0.098" stays on one line; the group's values fold when they must.
-        metric = name.startswith(("best ", "final "))
-        table.add_column(_heading(name), overflow="fold", no_wrap=metric,
-                         justify="right" if metric else "left")
-    for index, row in enumerate(rows):
-        best = index == 0 and grouping.groups[0].sort_value is not None
-        table.add_row(*row, style="bold green" if best else None)
-    console.print(table)
-    console.print(grouped.caption(grouping), markup=False, highlight=False)
+    columns = grouped.columns(grouping)
+    best = bool(grouping.groups) and grouping.groups[0].sort_value is not None
+    width = console.width
+    shown, left_out = (columns, []) if wide else fit_columns(
+        columns, lambda cols: natural_width(_run_table(cols, best)) <= width)
+    console.print(_run_table(shown, best))
+    for line in filter(None, [grouped.caption(grouping),
+                              left_out_note(left_out, shown, width, WIDE_HINT)]):
+        console.print(line, markup=False, highlight=False)
 
 
 def group_keys(option: str | None, run_dirs: list[Path]) -> list[str] | None:
@@ -144,6 +193,11 @@ def compare(
     tag: Annotated[Optional[list[str]], typer.Option(
         "--tag", "-t", metavar="TAG", help="Only runs with this tag (repeatable: runs with "
                                            "every tag given).", show_default=False)] = None,
+    wide: Annotated[bool, typer.Option(
+        "--wide", help="Draw every column of the table, however wide (read it with less -S). "
+                       "Without it the table fits the terminal, or 80 columns when piped "
+                       "($COLUMNS if set), leaving out the least important columns and "
+                       "naming them.")] = False,
 ) -> None:
     """Compare runs: the config values that differ, final and best metrics, sorted by a metric."""
     from dlcli.reports import compare as report
@@ -164,7 +218,7 @@ def compare(
     grouping = grouped.group_runs(comparison, keys) if keys else None
 
     if grouping is not None:
-        _show_groups(grouping, comparison, output_format, plot)
+        _show_groups(grouping, comparison, output_format, plot, wide)
     elif output_format is Format.json:
         typer.echo(report.to_json(comparison))
     elif output_format is Format.csv:
@@ -172,7 +226,7 @@ def compare(
     elif output_format is Format.markdown:
         typer.echo(report.to_markdown(comparison), nl=False)
     else:
-        render_table(comparison, output_console())
+        render_table(comparison, table_console(wide), wide)
     if output_format in (Format.json, Format.csv):
         for note in report.notes(comparison):
             typer.echo(f"note: {note}", err=True)
@@ -191,7 +245,7 @@ def compare(
 
 
 def _show_groups(grouping: grouped.Grouping, comparison: report.Comparison,
-                 output_format: Format, plot: Path | None) -> None:
+                 output_format: Format, plot: Path | None, wide: bool) -> None:
     from dlcli.reports import compare as report
     from dlcli.reports import groups as grouped
 
@@ -202,7 +256,7 @@ def _show_groups(grouping: grouped.Grouping, comparison: report.Comparison,
     elif output_format is Format.markdown:
         typer.echo(grouped.to_markdown(grouping), nl=False)
     else:
-        render_groups(grouping, output_console())
+        render_groups(grouping, table_console(wide), wide)
     for note in report.notes(comparison):
         typer.echo(f"note: {note}", err=True)
     if plot is not None:

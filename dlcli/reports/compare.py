@@ -17,9 +17,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dlcli import run_schema
+from dlcli import numbers, run_schema
+from dlcli.config.in_effect import applies, in_effect
 from dlcli.errors import InputError
 from dlcli.registry import did_you_mean
+from dlcli.reports.columns import Column, heading
 from dlcli.run_schema import COST, METRICS, Direction
 from dlcli.runs.files import clean_json
 from dlcli.runs.reader import RunRecord
@@ -78,16 +80,35 @@ def default_metric(records: Sequence[RunRecord]) -> str:
 def differing_params(records: Sequence[RunRecord], all_params: bool = False) -> list[str]:
     """The dotted config keys whose values differ between runs (every key with ``all_params``).
 
+    Only keys that take effect are compared (``config.in_effect``): ``model.init_scale`` of an
+    He run or ``schedule.base`` with schedule ``none`` is neither shown nor counted as a
+    difference, and batch norm and early stopping get a switch key (``model.batch_norm``).
     Runs whose config could not be read are left out of the comparison, and so is ``name``
-    (every table shows it anyway). A key missing from some runs counts as differing.
+    (every table shows it anyway). A key that applies to a run but is missing from its config
+    counts as differing.
     """
     configs = [r.config for r in records if r.config]
-    keys = sorted({key for config in configs for key in config} - {"name"})
+    effective = [in_effect(config) for config in configs]
+    keys = list(dict.fromkeys(key for config in effective for key in config if key != "name"))
+    keys.sort()
     if all_params:
         return keys
     missing = object()
-    return [key for key in keys
-            if any(c.get(key, missing) != configs[0].get(key, missing) for c in configs[1:])]
+    differing = []
+    for key in keys:
+        values = [json.dumps(e.get(key, missing), sort_keys=True, default=repr)
+                  for c, e in zip(configs, effective) if applies(key, c)]
+        if len(set(values)) > 1:
+            differing.append(key)
+    return differing
+
+
+def param_value(record: RunRecord, key: str) -> Any:
+    """The value of config ``key`` in ``record``'s run; None when it does not take effect
+    there or the config lacks it (see ``differing_params``)."""
+    if not applies(key, record.config):
+        return None
+    return in_effect(record.config).get(key)
 
 
 @dataclass(frozen=True)
@@ -148,21 +169,18 @@ def compare_runs(records: Sequence[RunRecord], metric: str | None = None,
 
 
 def format_param(value: Any) -> str:
-    """A config value as text, exactly: strings bare, everything else as YAML/JSON writes it."""
+    """A config value for people: as written (``0.1``, ``[16, 8]``, ``true``), a value drawn by
+    a search to 4 significant digits (``numbers.setting(short=True)``); ``-`` for none."""
     if value is None:
         return MISSING
-    if isinstance(value, str):
-        return value
-    if isinstance(value, float):
-        return repr(value)
-    return json.dumps(value)
+    return numbers.setting(value, short=True)
 
 
 def format_metric(value: Any) -> str:
-    """A metric as short text: floats to 4 significant digits."""
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return MISSING if value is None else str(value)
+    """A metric for a column: 4 significant digits, trailing zeros kept (``0.5000``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return MISSING
+    return numbers.measure(value, pad=isinstance(value, float))
 
 
 def run_path(record: RunRecord) -> str:
@@ -176,7 +194,7 @@ def to_json(comparison: Comparison) -> str:
         "run": run_path(r),
         "name": r.name,
         "status": r.status,
-        "params": {key: clean_json(r.config.get(key)) for key in comparison.params},
+        "params": {key: clean_json(param_value(r, key)) for key in comparison.params},
         "final": clean_json(r.block("final")),
         "best": clean_json(r.block("best")),
         "epochs_run": r.metrics.get("epochs_run"),
@@ -205,7 +223,7 @@ def to_csv(comparison: Comparison) -> str:
     writer.writerow(header)
     for r in comparison.records:
         writer.writerow([_csv_cell(v) for v in (
-            run_path(r), r.name, r.status, *(r.config.get(k) for k in comparison.params),
+            run_path(r), r.name, r.status, *(param_value(r, k) for k in comparison.params),
             *(r.block(block).get(name) for block, name in metrics),
             r.metrics.get("best_epoch"), r.metrics.get("epochs_run"),
             r.metrics.get("train_seconds"), message(r))])
@@ -220,38 +238,139 @@ def message(record: RunRecord) -> str:
 
 
 def _seconds(value: Any) -> str:
-    return f"{value:.1f}s" if isinstance(value, (int, float)) else MISSING
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return MISSING
+    return f"{numbers.measure(value, 3)}s"
+
+
+def _count(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return MISSING
+    return numbers.count(value)
+
+
+def metric_label(name: str) -> str:
+    """``dev_accuracy`` -> ``dev acc``, ``train_loss`` -> ``train loss``."""
+    return name.replace("accuracy", "acc").replace("_", " ")
+
+
+def short_keys(keys: Sequence[str]) -> list[str]:
+    """Each key's last part (``learning_rate`` for ``optimizer.learning_rate``), its section
+    for a ``name`` (``optimizer`` for ``optimizer.name``: the run's name is ``name``), and the
+    whole key when two keys would share a short one (``optimizer.epsilon``,
+    ``model.batch_norm.epsilon``)."""
+    def short(key: str) -> str:
+        parent, _, last = key.rpartition(".")
+        return parent.rpartition(".")[2] if last == "name" and parent else last
+
+    shorts = [short(key) for key in keys]
+    return [s if shorts.count(s) == 1 else k for s, k in zip(shorts, keys)]
+
+
+def names_clash(comparison: Comparison) -> bool:
+    names = [r.name for r in comparison.records]
+    return len(set(names)) < len(names)
+
+
+def run_title(comparison: Comparison, record: RunRecord) -> str:
+    """A run's name, with its id when another run has the same name."""
+    return f"{record.name} ({record.id})" if names_clash(comparison) else record.name
+
+
+def companion_metric(metric: str) -> str | None:
+    """The other measure of the sorting metric's split: dev accuracy beside the dev loss."""
+    for this, other in (("_loss", "_accuracy"), ("_accuracy", "_loss")):
+        if metric.endswith(this):
+            return metric[:-len(this)] + other
+    return None
+
+
+# Ranks (lower stays longer when the terminal is narrow): the run and the final value of the
+# metric it is sorted by, what differs, the sorting metric's best value, epochs and status, the sorting metric's companion (dev accuracy beside dev loss: a
+# loss can crown a run that classifies worse), epochs and status when they are the same for
+# every run, the seeds, then everything else.
+RANK_RUN, RANK_SORT_FINAL, RANK_PARAM, RANK_SORT, RANK_EPOCHS, RANK_STATUS, RANK_COMPANION, \
+    RANK_SAME, RANK_SEED, RANK_METRIC, RANK_BEST_EPOCH, RANK_TIME = \
+    0, 5, 10, 30, 40, 41, 50, 53, 55, 60, 80, 90
+SEEDS = ("seed", "data.seed")
+
+
+def columns(comparison: Comparison) -> list[Column]:
+    """The columns of the human table, in drawing order, each with its rank.
+
+    A ``best`` column is there only where some run's best value differs from its final one
+    (without early stopping or a restore they are mostly the same), the run id only when two
+    runs share a name, parameters only where they take effect (``-`` elsewhere).
+    """
+    records = comparison.records
+    cols = [Column("name", "name", [r.name for r in records], RANK_RUN)]
+    if names_clash(comparison):
+        cols.append(Column("id", "id", [r.id for r in records], RANK_RUN))
+    for index, (key, short) in enumerate(zip(comparison.params, short_keys(comparison.params))):
+        values = [param_value(r, key) for r in records]
+        cells = [format_param(v) for v in values]
+        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                      for v in values if v is not None)
+        # Seeds differ between the runs of a search or a sweep without being a choice to read.
+        rank = RANK_SEED if key in SEEDS else RANK_PARAM + index
+        cols.append(Column(key, heading(short, max(map(len, cells))), cells, rank,
+                           numeric=numeric, label=short))
+    sort_name = comparison.metric.rpartition(".")[2]
+    companion = companion_metric(sort_name)
+    present = comparison.metric_columns(TABLE_METRICS)
+    names = sorted({name for _, name in present}, key=lambda n: (
+        n != sort_name, n != companion, TABLE_METRICS.index(n)))
+    for name in names:
+        rank = (RANK_SORT_FINAL if name == sort_name else RANK_COMPANION
+                if name == companion else RANK_METRIC + 2 * TABLE_METRICS.index(name))
+        finals = [format_metric(r.block("final").get(name)) for r in records]
+        for block in BLOCKS:
+            if (block, name) not in present:
+                continue
+            cells = [format_metric(r.block(block).get(name)) for r in records]
+            if block == "best" and ("final", name) in present and all(
+                    b in (f, MISSING) for b, f in zip(cells, finals)):
+                continue   # the best values repeat the final ones: noise
+            cols.append(Column(f"{block}.{name}", f"{block}\n{metric_label(name)}", cells,
+                               RANK_SORT if name == sort_name and block == "best"
+                               else rank + (block == "best"), numeric=True,
+                               label=f"{block} {metric_label(name)}",
+                               family=metric_label(name)))
+    # Epochs and status are worth their room when they tell the runs apart; the same for every
+    # run (300, completed), they can go before the companion metric (and the note says them).
+    epochs = [_count(r.metrics.get("epochs_run")) for r in records]
+    statuses = [r.status for r in records]
+    cols += [
+        Column("best_epoch", "best\nepoch", [_count(r.metrics.get("best_epoch"))
+                                            for r in records], RANK_BEST_EPOCH, numeric=True,
+               label="best epoch"),
+        Column("epochs_run", "epochs", epochs, RANK_EPOCHS if len(set(epochs)) > 1
+               else RANK_SAME, numeric=True),
+        Column("status", "status", statuses, RANK_STATUS if len(set(statuses)) > 1
+               else RANK_SAME),
+        Column("train_seconds", "time", [_seconds(r.metrics.get("train_seconds"))
+                                         for r in records], RANK_TIME, numeric=True),
+    ]
+    return cols
 
 
 def table(comparison: Comparison) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of text for the human formats (the rich table and markdown).
-
-    The ``run`` column (the directory name) is there only when two runs share a name.
-    """
-    names = [r.name for r in comparison.records]
-    with_run = len(set(names)) < len(names)
-    metrics = comparison.metric_columns(TABLE_METRICS)
-    header = ["name", *(["run"] if with_run else []), "status", *comparison.params,
-              *(f"{block} {name.replace('_', ' ')}" for block, name in metrics),
-              "best epoch", "epochs", "time"]
-    rows = []
-    for r in comparison.records:
-        rows.append([r.name, *([r.run] if with_run else []), r.status,
-                     *(format_param(r.config.get(k)) for k in comparison.params),
-                     *(format_metric(r.block(b).get(n)) for b, n in metrics),
-                     format_metric(r.metrics.get("best_epoch")),
-                     format_metric(r.metrics.get("epochs_run")),
-                     _seconds(r.metrics.get("train_seconds"))])
-    return header, rows
+    """Header and rows of every column (``columns``) on one line each, as markdown has them;
+    parameters are headed by their full key."""
+    cols = columns(comparison)
+    header = [c.key if c.key in comparison.params else c.header.replace("\n", " ")
+              for c in cols]
+    return header, [[c.cells[i] for c in cols] for i in range(len(comparison.records))]
 
 
-def caption(comparison: Comparison) -> str:
-    """One line saying how the runs are sorted."""
+def caption(comparison: Comparison, mark: str = "") -> str:
+    """One line naming the best run (with its id when names clash; ``mark`` is how the table
+    marks it) and how the runs are sorted."""
     better = "lower" if comparison.direction == "min" else "higher"
     if comparison.best is None:
         return f"no run has {comparison.metric}"
-    return (f"sorted by {comparison.metric} ({better} is better); best run: "
-            f"{comparison.best.name}")
+    return (f"best run{mark}: {run_title(comparison, comparison.best)}; sorted by "
+            f"{comparison.metric} ({better} is better)")
 
 
 def notes(comparison: Comparison) -> list[str]:
@@ -278,29 +397,22 @@ def to_markdown(comparison: Comparison) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _short_value(value: Any) -> str:
-    """A config value for a legend: floats to 4 significant digits (a sampled learning rate
-    of 0.0012345678901234 reads 0.001235), everything else as ``format_param`` writes it."""
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return format_param(value)
-
-
 def run_labels(comparison: Comparison) -> list[str]:
     """A short legend label per run naming what differs (``learning_rate=0.01, hidden=[5, 2]``).
 
-    Keys are shortened to their last part unless two differing keys share it, and floats to 4
-    significant digits. The seed is left out when something else differs (runs of one setting
-    share a label then, and are told apart by a number). Without differing params the run name
-    is used; a label that still repeats gets ``#2``, ``#3``, ... in run order.
+    Keys are shortened to their last part unless two differing keys share it, values written as
+    ``format_param`` writes them (a drawn learning rate of 0.0012345678901234 reads 0.001235),
+    and a key that does not take effect in a run is left out of its label. The seed is left
+    out when something else differs (runs of one setting share a label then, and are told
+    apart by a number). Without differing params the run name is used; a label that still
+    repeats gets ``#2``, ``#3``, ... in run order.
     """
     params = list(comparison.params)
     if len(params) > 1 and "seed" in params:
         params.remove("seed")
-    short = [key.rpartition(".")[2] for key in params]
-    keys = [s if short.count(s) == 1 else k for s, k in zip(short, params)]
-    labels = [", ".join(f"{k}={_short_value(r.config.get(full))}"
-                        for k, full in zip(keys, params))
+    keys = short_keys(params)
+    labels = [", ".join(f"{k}={format_param(param_value(r, full))}"
+                        for k, full in zip(keys, params) if applies(full, r.config))
               if keys and r.config else r.name for r in comparison.records]
     seen: dict[str, int] = {}
     numbered = []

@@ -21,8 +21,13 @@ from typing import Any
 
 from dlcli.errors import InputError
 from dlcli.registry import did_you_mean
-from dlcli.reports.compare import (BLOCKS, METRICS, Comparison, format_metric, format_param,
-                                   metric_value)
+from dlcli import numbers
+from dlcli.config.in_effect import in_effect
+from dlcli.reports.columns import Column, heading
+from dlcli.reports.compare import (BLOCKS, METRICS, RANK_COMPANION, RANK_METRIC, RANK_RUN,
+                                   RANK_SORT_FINAL, RANK_STATUS, Comparison, companion_metric,
+                                   format_metric, format_param, metric_label, metric_value,
+                                   param_value, short_keys)
 from dlcli.runs.files import clean_json
 from dlcli.runs.reader import RunRecord
 
@@ -52,7 +57,7 @@ def study_group_keys(paths: Sequence[Path]) -> list[str] | None:
 
 def check_keys(keys: Sequence[str], records: Sequence[RunRecord]) -> None:
     """Every key is a config key of some readable run."""
-    known = sorted({key for r in records for key in r.config})
+    known = sorted({key for r in records for key in (*r.config, *in_effect(r.config))})
     for key in keys:
         if key not in known:
             hint = did_you_mean(key, known)
@@ -112,7 +117,7 @@ def group_runs(comparison: Comparison, keys: Sequence[str]) -> Grouping:
     check_keys(keys, readable)
     by_key: dict[str, list[RunRecord]] = {}
     for record in readable:
-        by_key.setdefault(_key([record.config.get(k) for k in keys]), []).append(record)
+        by_key.setdefault(_key([param_value(record, k) for k in keys]), []).append(record)
     columns = [(block, name) for block in BLOCKS for name in METRICS
                if any(name in r.block(block) for r in readable)]
     groups = []
@@ -126,7 +131,7 @@ def group_runs(comparison: Comparison, keys: Sequence[str]) -> Grouping:
             statistics[f"{block}.{name}"] = stats([v for v in values if v is not None])
         sort_values = [metric_value(r, comparison.metric) for r in ok]
         sort_stats = stats([v for v in sort_values if v is not None])
-        groups.append(Group({k: records[0].config.get(k) for k in keys}, records, statistics,
+        groups.append(Group({k: param_value(records[0], k) for k in keys}, records, statistics,
                             sort_stats["mean"]))
     sign = 1.0 if comparison.direction == "min" else -1.0
     order = sorted(range(len(groups)), key=lambda i: (
@@ -136,12 +141,12 @@ def group_runs(comparison: Comparison, keys: Sequence[str]) -> Grouping:
 
 
 def mean_std(s: dict[str, Any]) -> str:
-    """``0.3412 ± 0.021``; the mean alone for one value; ``-`` for none."""
+    """``0.3412 ± 0.021`` (``numbers.spread``); the mean alone for one value; ``-`` for none."""
     if not s.get("n"):
         return "-"
     if s.get("std") is None:
         return format_metric(s["mean"])
-    return f"{format_metric(s['mean'])} ± {s['std']:.2g}"
+    return numbers.spread(s["mean"], s["std"])
 
 
 SUCCEEDED = ("completed", "early_stopped")
@@ -149,29 +154,40 @@ SUCCEEDED = ("completed", "early_stopped")
 GROUP_TABLE_METRICS = ("train_loss", "dev_loss", "dev_accuracy", "test_loss", "test_accuracy")
 
 
-def short_keys(keys: Sequence[str]) -> list[str]:
-    """Each key's last part (``name`` for ``optimizer.name``) unless two keys share it."""
-    last = [key.rpartition(".")[2] for key in keys]
-    return [s if last.count(s) == 1 else k for s, k in zip(last, keys)]
+def columns(grouping: Grouping) -> list[Column]:
+    """The columns of the human table, narrow enough for a terminal: the group's values, n,
+    the runs that did not succeed, then mean ± std of the train loss and the dev and test
+    metrics in the sorting metric's block (best, or final for ``--metric final.NAME``), ranked
+    as ``compare.columns`` ranks them; csv and json hold every metric's statistics."""
+    block = "final" if grouping.metric.startswith("final.") else "best"
+    sort_name = grouping.metric.rpartition(".")[2]
+    companion = companion_metric(sort_name)
+    metrics = [(block, n) for n in GROUP_TABLE_METRICS if (block, n) in grouping.columns]
+    metrics.sort(key=lambda m: (m[1] != sort_name, m[1] != companion))
+    groups = grouping.groups
+    cols = [Column(key, heading(short, max(len(format_param(g.values[key])) for g in groups)),
+                   [format_param(g.values[key]) for g in groups], RANK_RUN, label=short)
+            for key, short in zip(grouping.keys, short_keys(grouping.keys))]
+    cols.append(Column("n", "n", [str(len(g.records)) for g in groups], RANK_RUN,
+                       numeric=True))
+    if any(s not in SUCCEEDED for g in groups for s in g.statuses):
+        cols.append(Column("not_ok", "not ok", [", ".join(
+            f"{n} {s}" for s, n in sorted(g.statuses.items()) if s not in SUCCEEDED) or "-"
+            for g in groups], RANK_STATUS, label="runs not ok"))
+    for b, name in metrics:
+        rank = RANK_SORT_FINAL if name == sort_name else RANK_COMPANION if name == companion \
+            else RANK_METRIC + GROUP_TABLE_METRICS.index(name)
+        cols.append(Column(f"{b}.{name}", f"{b}\n{metric_label(name)}",
+                           [mean_std(g.statistics[f"{b}.{name}"]) for g in groups], rank,
+                           numeric=True, label=f"{b} {metric_label(name)}"))
+    return cols
 
 
 def table(grouping: Grouping) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of text for the human formats, narrow enough for a terminal: the group's
-    values, n, the runs that did not succeed, then mean ± std of the train loss and the dev and
-    test metrics in the sorting metric's block (best, or final for ``--metric final.NAME``);
-    csv and json hold every metric's statistics."""
-    block = "final" if grouping.metric.startswith("final.") else "best"
-    metrics = [(block, n) for n in GROUP_TABLE_METRICS if (block, n) in grouping.columns]
-    unsuccessful = any(s not in SUCCEEDED for g in grouping.groups for s in g.statuses)
-    header = [*short_keys(grouping.keys), "n", *(["not ok"] if unsuccessful else []),
-              *(f"{b} {n.replace('_', ' ')}" for b, n in metrics)]
-    rows = []
-    for g in grouping.groups:
-        bad = ", ".join(f"{n} {s}" for s, n in sorted(g.statuses.items()) if s not in SUCCEEDED)
-        rows.append([*(format_param(g.values[k]) for k in grouping.keys), str(len(g.records)),
-                     *([bad or "-"] if unsuccessful else []),
-                     *(mean_std(g.statistics[f"{b}.{n}"]) for b, n in metrics)])
-    return header, rows
+    """Header and rows of every column (``columns``) on one line each, as markdown has them."""
+    cols = columns(grouping)
+    header = [c.header.replace("\n", " ") for c in cols]
+    return header, [[c.cells[i] for c in cols] for i in range(len(grouping.groups))]
 
 
 def caption(grouping: Grouping) -> str:

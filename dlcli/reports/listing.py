@@ -18,7 +18,7 @@ from typing import Any
 from dlcli.errors import InputError
 from dlcli.registry import did_you_mean
 from dlcli.reports.compare import direction, metric_value
-from dlcli.runs.reader import RunRecord, is_run_dir, read_run
+from dlcli.runs.reader import RunRecord, is_run_dir, read_run, run_id, time_stamp
 from dlcli.runs.tags import read_meta
 
 # What a study or search directory holds besides its runs, and what it is called.
@@ -46,25 +46,12 @@ class Entry:
     @property
     def id(self) -> str:
         """The directory name without its run name: ``20261124-161500`` (``-2`` kept)."""
-        stamp = _stamp(self.path.name)
-        if stamp is None:
-            return self.path.name
-        rest = self.path.name[len(stamp):].lstrip("-")
-        suffix = rest[len(self.name):] if rest.startswith(self.name) else ""
-        return stamp + suffix if suffix.startswith("-") or not suffix else self.path.name
+        return run_id(self.path.name, self.name)
 
     @property
     def epochs(self) -> int | None:
         value = self.best.metrics.get("epochs_run") if self.best is not None else None
         return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _stamp(name: str) -> str | None:
-    parts = name.split("-", 2)
-    if len(parts) >= 2 and len(parts[0]) == 8 and len(parts[1]) == 6 and \
-            parts[0].isdigit() and parts[1].isdigit():
-        return f"{parts[0]}-{parts[1]}"
-    return None
 
 
 def _started(path: Path, metrics: dict[str, Any] | None = None) -> float:
@@ -76,7 +63,7 @@ def _started(path: Path, metrics: dict[str, Any] | None = None) -> float:
             return dt.datetime.fromisoformat(text).timestamp()
         except ValueError:
             pass
-    stamp = _stamp(path.name)
+    stamp = time_stamp(path.name)
     if stamp is not None:
         try:
             return dt.datetime.strptime(stamp, "%Y%m%d-%H%M%S").timestamp()
@@ -120,7 +107,7 @@ def _group_name(path: Path, kind: str) -> str:
             return f"{summary['name']}-{'search' if kind == 'search' else 'sweep'}"
     except (OSError, UnicodeDecodeError, ValueError):
         pass
-    stamp = _stamp(path.name)
+    stamp = time_stamp(path.name)
     return path.name[len(stamp) + 1:] if stamp and len(path.name) > len(stamp) + 1 \
         else path.name
 
@@ -165,7 +152,7 @@ def read_entries(runs_dir: str | os.PathLike[str]) -> list[Entry]:
         kind = _kind(child)
         meta = read_meta(child)
         started = min((_started(r.path, r.metrics) for r in runs), default=_started(child))
-        stamp_time = _started(child) if _stamp(child.name) else started
+        stamp_time = _started(child) if time_stamp(child.name) else started
         entries.append(Entry(child, kind, _group_name(child, kind), _group_status(child, runs),
                              stamp_time, runs, tags=meta["tags"], note=meta["note"]))
     entries.sort(key=lambda e: (e.started, _first_write(e.path)), reverse=True)

@@ -54,6 +54,12 @@ class RunRecord:
         return self.path.name
 
     @property
+    def id(self) -> str:
+        """The directory's time stamp without the run name (``20261124-161500``): what tells
+        two runs of one name apart (``run_id``)."""
+        return run_id(self.path.name, self.name)
+
+    @property
     def readable(self) -> bool:
         return self.unreadable is None
 
@@ -199,6 +205,27 @@ def _read_yaml(path: Path, kind: type, default: Any) -> Any:
         raise ValueError(f"{path.name} holds a YAML {type(value).__name__}, "
                          f"not a {kind.__name__}")
     return value
+
+
+def time_stamp(dir_name: str) -> str | None:
+    """``20261124-161500`` of a directory named ``20261124-161500-<name>``; None otherwise."""
+    parts = dir_name.split("-", 2)
+    if len(parts) >= 2 and len(parts[0]) == 8 and len(parts[1]) == 6 and \
+            parts[0].isdigit() and parts[1].isdigit():
+        return f"{parts[0]}-{parts[1]}"
+    return None
+
+
+def run_id(dir_name: str, name: str) -> str:
+    """A run directory's id: its name without the run's name, ``20261124-161500`` (with the
+    ``-2`` that keeps two runs started in the same second apart); the whole directory name
+    when it is laid out otherwise."""
+    stamp = time_stamp(dir_name)
+    if stamp is None:
+        return dir_name
+    rest = dir_name[len(stamp):].lstrip("-")
+    suffix = rest[len(name):] if rest.startswith(name) else ""
+    return stamp + suffix if suffix.startswith("-") or not suffix else dir_name
 
 
 def _name_from_dir(path: Path) -> str:
