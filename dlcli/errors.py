@@ -10,6 +10,14 @@ import reprlib
 from typing import Any
 
 
+def os_reason(error: OSError) -> str:
+    """Why a file operation failed, in plain words: the system's reason lower-cased, without
+    the errno and the file name that ``str(error)`` repeats (``[Errno 21] Is a directory:
+    'configs'`` -> ``is a directory``). The message around it names the file, once."""
+    reason = error.strerror or (str(error) if error.args else "") or type(error).__name__
+    return reason[:1].lower() + reason[1:]
+
+
 class DlcliError(Exception):
     """Base class. ``exit_code`` is what the CLI exits with."""
 
@@ -66,6 +74,14 @@ def shown(value: Any) -> str:
     return text if len(text) <= LIMIT else text[:LIMIT - 3] + "..."
 
 
+def shown_setting(value: Any) -> str:
+    """A config value as a message shows it: YAML's words for what YAML reads as None and
+    booleans (``null``, ``true``), else as ``shown``."""
+    if value is None or isinstance(value, bool):
+        return "null" if value is None else str(value).lower()
+    return shown(value)
+
+
 def shown_name(name: str) -> str:
     """A key or file name as a message shows it: as written when it is short and printable,
     else quoted and bounded like any value (a key may hold a newline or a megabyte)."""
@@ -81,12 +97,14 @@ class ConfigError(InputError):
                  *, message: str = "") -> None:
         self.path, self.value, self.allowed, self.hint = path, value, allowed, hint
         if not message:
-            message = f"{path}: {shown(value)} is not allowed"
+            message = f"{path}: {shown_setting(value)} is not allowed"
             if allowed:
                 message += f"; {allowed}"
             if hint:
                 message += f" ({hint})"
-        super().__init__(f"config error at {message}" if path else f"config error: {message}")
+        # Without a key path the message says what it is about itself ("config file 'x' does
+        # not exist"): the CLI's "error: " is its one prefix.
+        super().__init__(f"config error at {message}" if path else message)
 
 
 class DataError(InputError):
@@ -117,8 +135,7 @@ class WriteError(RunError):
 
     def __init__(self, path: Any, error: OSError) -> None:
         self.path, self.error = path, error
-        reason = error.strerror or str(error) or type(error).__name__
-        super().__init__(f"{reason[:1].lower()}{reason[1:]} while writing {path}")
+        super().__init__(f"{os_reason(error)} while writing {path}")
 
 
 class Interrupted(DlcliError):

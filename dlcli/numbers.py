@@ -12,6 +12,8 @@ a legend say the same number the same way (standard library only).
   ``short=True`` (tables, legends) writes a value no person typed, one drawn by a random
   search (``0.0012345678901234``), to 4 significant digits instead (``0.001235``).
 - ``spread(mean, std)``: ``mean ± std``, both to the decimal place the std warrants.
+- ``counted(n, noun)``: a count with its noun in the right number (``1 seed``, ``3 seeds``,
+  ``192,000 steps``).
 """
 from __future__ import annotations
 
@@ -28,6 +30,12 @@ def count(n: Any) -> str:
     if n is None:
         return MISSING
     return f"{int(n):,}"
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """``1 seed``, ``3 seeds``, ``1,000 epochs``; ``plural`` where adding an s is wrong
+    (``counted(2, "search", "searches")``)."""
+    return f"{count(n)} {noun if n == 1 else plural or noun + 's'}"
 
 
 def _special(x: float) -> str | None:

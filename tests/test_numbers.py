@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from dlcli.numbers import count, measure, setting, spread
+from dlcli.numbers import count, counted, measure, setting, spread
 
 
 @pytest.mark.parametrize("value,text", [
@@ -63,3 +63,11 @@ def test_spread_gives_mean_and_std_to_the_same_decimal_place(mean, std, text):
     ([0.97981234123, 0.5], "[0.9798, 0.5]"), ("he", "he"), (64, "64")])
 def test_short_setting_keeps_what_a_person_typed_and_cuts_drawn_values_to_4_digits(value, text):
     assert setting(value, short=True) == text
+
+
+@pytest.mark.parametrize("n,noun,plural,text", [
+    (1, "seed", None, "1 seed"), (0, "seed", None, "0 seeds"), (3, "seed", None, "3 seeds"),
+    (192000, "step", None, "192,000 steps"), (1, "search", "searches", "1 search"),
+    (2, "search", "searches", "2 searches")])
+def test_counted_puts_the_noun_in_the_right_number(n, noun, plural, text):
+    assert counted(n, noun, plural) == text

@@ -155,8 +155,8 @@ def test_a_config_error_shows_a_huge_value_bounded():
                            "and '-' only (no spaces)"),
     (["--set", "optimizer=3"], "optimizer: 3 is not allowed; must be a mapping of keys (name, "
                                "learning_rate, beta, beta1, beta2, epsilon)"),
-    (["--set", "model.hidden=4"], "model.hidden: 4 is not allowed; must be a list (did you "
-                                  "mean [4]?)"),
+    (["--set", "model.hidden=4"], "model.hidden: 4 is not allowed; must be a list (write a "
+                                  "list as --set model.hidden=[4])"),
     (["--set", "training.epochs=1.5"], "training.epochs: 1.5 is not allowed; must be a whole "
                                        "number"),
     (["--set", "seed=-1"], "seed: -1 is not allowed; must be at least 0"),

@@ -211,8 +211,8 @@ def test_grid_from_the_config_with_a_grid_option_replacing_one_key(tmp_path):
 
 
 @pytest.mark.parametrize("grid,words", [
-    ("optimizer.nme=gd,adam", "config error at --grid optimizer.nme: 'gd' is not allowed; keys "
-                              "at optimizer: name, learning_rate"),
+    ("optimizer.nme=gd,adam", "config error at --grid optimizer.nme: unknown key 'nme' (did "
+                              "you mean 'name'?); allowed keys here: name, learning_rate"),
     ("optimizer.name=gd,adamw", "config error at optimizer.name: 'adamw' is not allowed; "
                                 "must be one of gd, momentum, rmsprop, adam (did you mean "
                                 "'adam'?)"),

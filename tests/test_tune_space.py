@@ -128,7 +128,8 @@ def test_a_misspelt_distribution_in_a_nested_space_is_not_taken_for_a_section():
 
 @pytest.mark.parametrize("space,words", [
     ({"optimizer.learnin_rate": {"log_uniform": [1e-4, 1e-1]}},
-     ["search space optimizer.learnin_rate", "not a config key", "did you mean 'learning_rate'"]),
+     ["search space optimizer.learnin_rate", "unknown key 'learnin_rate'",
+      "did you mean 'learning_rate'"]),
     ({"optimzer": {"beta1": {"uniform": [0.8, 0.9]}}},
      ["optimzer.beta1", "did you mean 'optimizer'"]),
     ({"optimizer.beta1": {"uniform": [0.9, 1.0]}},

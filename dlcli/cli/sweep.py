@@ -16,6 +16,7 @@ from dlcli.cli.options import NoteOption, SetOption, TagOption
 from dlcli.cli.study import (ExecutorKind, ExecutorOption, SchedulerOption, StudyProgress,
                              WorkersOption, executor_for, run_study)
 from dlcli.errors import InputError, RunError
+from dlcli.numbers import counted
 
 if TYPE_CHECKING:   # the rest is imported where it is used: building the CLI loads no numpy
     from dlcli.study.runner import Study, StudyResult
@@ -43,7 +44,7 @@ def sweep(
         help="Values of one config key (repeatable; the grid is every combination). Values "
              "are YAML scalars split on commas outside brackets and quotes: "
              "model.hidden=[16,8],[32] is two points. Replaces the config's sweep: values of "
-             "that key.", show_default=False)] = None,
+             "that key; a key --set fixes is not swept.", show_default=False)] = None,
     seeds: Annotated[Optional[int], typer.Option(
         "--seeds", "-n", min=1, help="Seeds per point: seed, seed+1, ... (all on one data "
                                      "split). Default: the config's sweep.seeds, else 3.",
@@ -76,7 +77,9 @@ def sweep(
     Every run is an ordinary run directory inside RUNS_DIR/<time>-<name>-sweep/, which also
     holds study.csv (one row per run), summary.json (per point: n, mean, std, min and max of
     the final and best metrics) and study.png (mean curves with min-max bands over the seeds).
-    Every run uses the same data split (data.seed, default the config's seed). Prints the sweep
+    Every run uses the same data split (data.seed, default the config's seed). The command line
+    wins over the config's sweep: section: --grid KEY replaces its values of KEY, and --set KEY
+    fixes KEY for every run (it is not swept). Prints the sweep
     directory (the last line of standard output). Exit code 0 when at least one run succeeded,
     1 when none did, 2 for bad input, 130 on Ctrl-C (finished runs are kept; dlcli sweep
     --resume SWEEP_DIR finishes the rest).
@@ -101,7 +104,7 @@ def sweep(
             raise InputError("give a CONFIG file (or --resume SWEEP_DIR)")
         study = create_sweep(load_study_config(config), runs_dir, grid=list(grid or []),
                              seeds=seeds, metric=metric, overrides=list(set_ or []),
-                             name=name)
+                             name=name, log=console.warn)
     planner = study.planner
     assert isinstance(planner, GridSweep)
     pool = executor_for(executor, workers, scheduler, planner.total())
@@ -114,8 +117,10 @@ def sweep(
         console.info(f"sweep directory: {study.path}")
         seed_text = ", ".join(map(str, s.seeds)) if len(s.seeds) <= 4 else \
             f"{s.seeds[0]}..{s.seeds[-1]}"
-        console.info(f"{planner.total()} runs: {len(planner.points)} points x "
-                     f"{len(s.seeds)} seeds ({seed_text}), all on data seed {s.data_seed}")
+        console.info(f"{counted(planner.total(), 'run')}: "
+                     f"{counted(len(planner.points), 'point')} x "
+                     f"{counted(len(s.seeds), 'seed')} ({seed_text}), all on data seed "
+                     f"{s.data_seed}")
         console.info(f"on {pool.description}")
     result = run_study(study, pool, progress, [])
     if not quiet:
@@ -149,7 +154,7 @@ def _summary(study: Study, result: StudyResult) -> None:
     sign = 1.0 if summary["mode"] == "min" else -1.0
     points = sorted(summary["points"], key=lambda p: (
         p["metric"]["n"] == 0, sign * (p["metric"]["mean"] or 0.0), p["point"]))
-    table = Table(title=f"{len(points)} points by mean {metric} over seeds",
+    table = Table(title=f"{counted(len(points), 'point')} by mean {metric} over seeds",
                   title_justify="left")
     for column in ("point", "n", metric):
         table.add_column(column, justify="left" if column == "point" else "right")

@@ -16,6 +16,7 @@ from dlcli.cli.options import NoteOption, SetOption, TagOption
 from dlcli.cli.study import (ExecutorKind, ExecutorOption, SchedulerOption, StudyProgress,
                              WorkersOption, executor_for, run_study)
 from dlcli.errors import InputError, RunError
+from dlcli.numbers import counted
 
 if TYPE_CHECKING:   # the rest is imported where it is used: building the CLI loads no numpy
     from dlcli.study.random_search import RoundInfo
@@ -60,7 +61,8 @@ def _top_table(result: StudyResult, count: int = 5) -> Table:
 
     top = ranked(result.outcomes, result.mode)[:count]
     keys = list(result.outcomes[0].values) if result.outcomes else []
-    table = Table(title=f"best {len(top)} of {len(result.outcomes)} trials by {metric}",
+    table = Table(title=f"best {len(top)} of {counted(len(result.outcomes), 'trial')} "
+                        f"by {metric}",
                   title_justify="left")
     for name in ("trial", "round", metric, *keys):
         table.add_column(name, justify="right")
@@ -125,7 +127,8 @@ def tune(
 
     Every trial is an ordinary run directory inside RUNS_DIR/<time>-<name>-search/, which also
     holds the space, trials.csv, summary.json and trials.png (the metric against each
-    hyperparameter). Prints the search directory (the last line of standard output). Exit code 0
+    hyperparameter). A key --set fixes is not searched (the command line wins over the space).
+    Prints the search directory (the last line of standard output). Exit code 0
     when at least one trial succeeded, 1 when none did, 2 for bad input, 130 on Ctrl-C (finished
     trials are kept; dlcli tune --resume SEARCH_DIR continues).
     """
@@ -153,7 +156,8 @@ def tune(
         study = create_search(
             raw, runs_dir, space=load_space_file(space) if space is not None else None,
             trials=trials, rounds=rounds or 1, keep=0.25 if keep is None else keep,
-            metric=metric, seed=seed, overrides=list(set_ or []), name=name)
+            metric=metric, seed=seed, overrides=list(set_ or []), name=name,
+            log=console.warn)
     planner = study.planner
     assert isinstance(planner, RandomSearch)
     # More workers than a round has trials would only sit idle.
@@ -165,7 +169,8 @@ def tune(
     progress = None if quiet else StudyProgress("trials", _trial)
     if not quiet:
         console.info(f"search directory: {study.path}")
-        console.info(f"{s.trials} trials x {s.rounds} rounds on {pool.description}; selecting "
+        console.info(f"{counted(s.trials, 'trial')} x {counted(s.rounds, 'round')} on "
+                     f"{pool.description}; selecting "
                      f"on {s.metric} ({'lower' if s.mode == 'min' else 'higher'} is better)")
     result = run_study(study, pool, progress, [_Rounds(progress)] if progress else [])
     if not quiet:

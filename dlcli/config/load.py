@@ -5,15 +5,18 @@ Every problem becomes one ``ConfigError`` naming the key path, the bad value and
 from __future__ import annotations
 
 import copy
+import difflib
 import os
 from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from dlcli.config import safe_yaml
 from dlcli.config.schema import NAME_PATTERN, Config
-from dlcli.errors import ConfigError, shown, shown_name
+from dlcli.errors import ConfigError, os_reason, shown, shown_name
+from dlcli.numbers import counted
 from dlcli.registry import did_you_mean
 
 # Keys whose values are free-form mappings (checked later by the stage that uses them).
@@ -30,21 +33,63 @@ def read_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError("", message=f"config file {str(path)!r} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError("", message=f"cannot read config file {str(path)!r}: {exc}") from None
+        raise ConfigError("", message=f"config file {str(path)!r} does not exist"
+                          + _nearest_file(path)) from None
+    except IsADirectoryError:
+        raise ConfigError("", message=f"{str(path)!r} is a directory, not a config file"
+                          + _example_file(path)) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError("", message=f"config file {str(path)!r} is not UTF-8 text (byte "
+                          f"{exc.object[exc.start]:#04x} at position {exc.start:,})") from None
+    except OSError as exc:
+        raise ConfigError("", message=f"cannot read config file {str(path)!r}: "
+                          f"{os_reason(exc)}") from None
     raw = safe_yaml.load(text, str(path))
     if raw is None:
         raise ConfigError("", message=f"{path} is empty; a config is a YAML mapping with at "
                           "least data: and model: sections")
     if not isinstance(raw, dict):
-        raise ConfigError("", message=f"{path} holds a YAML {type(raw).__name__}, "
-                          "not a mapping of config keys")
+        raise ConfigError("", message=f"{path} holds a YAML {_yaml_kind(raw)}, "
+                          "not a mapping of config keys (key: value lines)")
     return raw
 
 
+def _yaml_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool):
+        return "boolean"
+    return "number" if isinstance(value, (int, float)) else type(value).__name__
+
+
+def _yaml_files(folder: Path) -> list[Path]:
+    try:
+        return sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml")
+                      and p.is_file())
+    except OSError:
+        return []
+
+
+def _nearest_file(path: Path) -> str:
+    """`` (did you mean configs/quickstart.yaml?)`` for a misspelt config file name, naming
+    the closest YAML file beside where it was looked for (or nothing)."""
+    siblings = {p.name: p for p in _yaml_files(path.parent)}
+    close = difflib.get_close_matches(path.name, list(siblings), n=1, cutoff=0.6)
+    if not close:
+        return ""
+    return f" (did you mean {siblings[close[0]]}?)"
+
+
+def _example_file(folder: Path) -> str:
+    files = _yaml_files(folder)
+    return f"; give a YAML file in it, e.g. {files[0]}" if files else ""
+
+
 def parse_override(text: str) -> tuple[str, Any]:
-    """``KEY.PATH=VALUE`` -> (key path, value parsed as a YAML scalar)."""
+    """``KEY.PATH=VALUE`` -> (key path, value parsed as YAML); a key the config does not
+    have is a ConfigError, as in a file."""
     key, sep, value = text.partition("=")
     key = key.strip()
     if not sep or not key:
@@ -53,6 +98,11 @@ def parse_override(text: str) -> tuple[str, Any]:
     if len(key) > 200:
         raise ConfigError("--set", text, "a key path is a few dotted names, "
                           "e.g. optimizer.learning_rate")
+    check_key_path(key)
+    if not value.strip():
+        raise ConfigError(f"--set {shown_name(key)}", message=f"--set {shown_name(key)}: no "
+                          f"value after '='; write --set {shown_name(key)}=VALUE (null for "
+                          "none)")
     return key, safe_yaml.scalar(value, f"--set {key}")
 
 
@@ -79,6 +129,34 @@ def _section_type(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
+def unknown_key(at: str, key: str, allowed: Sequence[str]) -> ConfigError:
+    """The one message for a key the config does not have, wherever it was written (a YAML
+    file, ``--set``, ``--grid``, a sweep grid or a search space): ``config error at AT: unknown
+    key 'optimiser' (did you mean 'optimizer'?); allowed keys here: ...``."""
+    hint = did_you_mean(key, allowed)
+    return ConfigError(at, message=f"{at}: unknown key {shown(key)}"
+                       + (f" ({hint})" if hint else "")
+                       + f"; allowed keys here: {', '.join(allowed)}")
+
+
+def check_key_path(key: str, source: str = "--set") -> None:
+    """A ConfigError at ``SOURCE KEY`` unless every part of the dotted ``key`` names a key of
+    the config (the keys of a free-form mapping such as ``data.options`` are checked by the
+    stage that reads them)."""
+    parts = key.split(".")
+    at = f"{source} {shown_name(key)}"
+    for depth, part in enumerate(parts):
+        prefix = parts[:depth]
+        if tuple(prefix) in _FREE_FORM:
+            return
+        section = _schema_at(prefix)
+        if section is None:
+            raise ConfigError(at, message=f"{at}: {_join(prefix)} is a single value; "
+                              "it has no keys")
+        if part not in section.model_fields:
+            raise unknown_key(at, part, list(section.model_fields))
+
+
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """A copy of ``raw`` with every ``KEY.PATH=VALUE`` applied; unknown keys are errors."""
     raw = copy.deepcopy(raw)
@@ -86,26 +164,13 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
         key, value = parse_override(text)
         parts = key.split(".")
         node = raw
-        for depth, part in enumerate(parts):
-            prefix = parts[:depth]
-            free = tuple(prefix) in _FREE_FORM
-            section = _schema_at(prefix)
-            if not free:
-                allowed = list(section.model_fields) if section else []
-                if part not in allowed:
-                    where = ".".join(prefix) or "the top level"
-                    hint = did_you_mean(part, allowed)
-                    listing = f"keys at {where}: {', '.join(allowed)}" if allowed else \
-                        f"{where} has no sub-keys"
-                    raise ConfigError("--set " + shown_name(key), value, listing, hint)
-            if depth == len(parts) - 1:
-                node[part] = value
-            else:
-                child = node.get(part)
-                if not isinstance(child, dict):
-                    child = {}
-                    node[part] = child
-                node = child
+        for part in parts[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = {}
+                node[part] = child
+            node = child
+        node[parts[-1]] = value
     return raw
 
 
@@ -134,18 +199,15 @@ def _lower(text: str) -> str:
     return text[:1].lower() + text[1:]
 
 
-def _format_error(errors: list[dict[str, Any]], raw: dict[str, Any]) -> ConfigError:
+def _format_error(errors: list[dict[str, Any]], raw: dict[str, Any],
+                  set_texts: Mapping[str, str]) -> ConfigError:
     error = errors[0]
     parts = _key_path(error, raw)
     path = _join(parts)
     kind = error["type"]
     if kind == "extra_forbidden":
         section = _schema_at([p for p in parts[:-1] if not p.startswith("[")])
-        allowed = list(section.model_fields) if section else []
-        hint = did_you_mean(parts[-1], allowed)
-        return ConfigError(path, message=f"{path}: unknown key {shown(parts[-1])}"
-                           + (f" ({hint})" if hint else "")
-                           + f"; allowed keys here: {', '.join(allowed)}")
+        return unknown_key(path, parts[-1], list(section.model_fields) if section else [])
     if kind == "missing":
         return ConfigError(path, message=f"{path}: required key is missing")
     if kind == "value_error":
@@ -160,15 +222,28 @@ def _format_error(errors: list[dict[str, Any]], raw: dict[str, Any]) -> ConfigEr
             expected = each.get("ctx", {}).get("expected", "")
             names = [n.strip(" '") for n in expected.replace(" or ", ",").split(",")
                      if n.strip()]
-            allowed.append("one of " + ", ".join(names))
+            allowed.append("one of " + ", ".join(names) if len(names) > 1 else shown(names[0]))
             hint = hint or did_you_mean(str(value), names)
         else:
             allowed.append(_plain(each, parts))
-            if each["type"] == "list_type" and len(same) == 1 \
-                    and isinstance(value, (int, float)) and not isinstance(value, bool):
-                hint = hint or f"did you mean [{value}]?"
+    if any(e["type"] == "list_type" for e in same):
+        hint = _list_hint(path, value, set_texts.get(path)) or hint
     unique = list(dict.fromkeys(allowed))
     return ConfigError(path, value, "must be " + ", or ".join(unique), hint)
+
+
+def _list_hint(path: str, value: Any, set_text: str | None) -> str:
+    """For one value or comma-separated values where a list goes (``model.hidden: 4``,
+    ``--set model.hidden=16,8``): the list written out, as the user would write it there."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        items = set_text.strip() if set_text is not None else str(value)
+    elif isinstance(value, str) and "," in value and not any(c in value for c in "[]{}"):
+        items = value.strip()
+    else:
+        return ""
+    if set_text is not None:
+        return f"write a list as --set {path}=[{items}]"
+    return f"did you mean [{items}]?"
 
 
 def _plain(error: dict[str, Any], parts: list[str]) -> str:
@@ -191,22 +266,20 @@ def _plain(error: dict[str, Any], parts: list[str]) -> str:
         "greater_than_equal": f"at least {ctx.get('ge')}",
         "less_than": f"less than {ctx.get('lt')}",
         "less_than_equal": f"at most {ctx.get('le')}",
-        "string_too_short": f"at least {_count(ctx.get('min_length'), 'character')}",
-        "string_too_long": f"at most {_count(ctx.get('max_length'), 'character')}",
-        "too_short": f"at least {_count(ctx.get('min_length'), 'item')}",
-        "too_long": f"at most {_count(ctx.get('max_length'), 'item')}",
+        "string_too_short": f"at least {counted(ctx.get('min_length'), 'character')}",
+        "string_too_long": f"at most {counted(ctx.get('max_length'), 'character')}",
+        "too_short": f"at least {counted(ctx.get('min_length'), 'item')}",
+        "too_long": f"at most {counted(ctx.get('max_length'), 'item')}",
     }
     if kind in plain:
         return plain[kind]
     return _lower(error["msg"]).removeprefix("input should be ")
 
 
-def _count(n: Any, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
-
-
-def validate(raw: dict[str, Any]) -> Config:
-    """A ``Config`` from plain data, or the first problem as a ConfigError."""
+def validate(raw: dict[str, Any], overrides: Sequence[str] = ()) -> Config:
+    """A ``Config`` from plain data, or the first problem as a ConfigError (``overrides``, the
+    ``--set`` texts applied to ``raw``, let a hint say how to write a value on the command
+    line)."""
     try:
         return Config.model_validate(raw)
     except ValidationError as exc:
@@ -215,7 +288,8 @@ def validate(raw: dict[str, Any]) -> Config:
         # The deepest key path is the most specific (a bad list element, not the whole list).
         errors.sort(key=lambda e: (e["type"] != "extra_forbidden", e["type"] == "missing",
                                    -len(_key_path(e, raw))))
-        raise _format_error(errors, raw) from None
+        set_texts = dict(text.partition("=")[::2] for text in overrides)
+        raise _format_error(errors, raw, {k.strip(): v for k, v in set_texts.items()}) from None
 
 
 def _absolute_paths(raw: dict[str, Any], base: Path) -> None:
@@ -242,4 +316,4 @@ def load_config(path: str | os.PathLike[str] | None = None, overrides: list[str]
     elif raw.get("name") is None:
         raw["name"] = Path(path).stem if path is not None else "run"
     _absolute_paths(raw, Path.cwd())
-    return validate(raw)
+    return validate(raw, list(overrides or []))

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import (BaseModel, ConfigDict, Field, field_serializer, field_validator,
                       model_validator)
 
+from dlcli.numbers import counted
 from dlcli.run_schema import MONITORS, Direction, direction
 
 INITIALIZERS = ("zeros", "random", "lecun", "tanh", "he", "xavier")
@@ -126,11 +127,9 @@ class ModelConfig(Section):
         for key in ("activation", "keep_prob"):
             value = getattr(self, key)
             if isinstance(value, list) and len(value) != len(self.hidden):
-                values = "value" if len(value) == 1 else "values"
-                layers = "layer" if len(self.hidden) == 1 else "layers"
-                raise ValueError(f"model.{key} has {len(value)} {values} for "
-                                 f"{len(self.hidden)} hidden {layers}; give one value, "
-                                 "or one per hidden layer")
+                raise ValueError(f"model.{key} has {counted(len(value), 'value')} for "
+                                 f"{counted(len(self.hidden), 'hidden layer')}; give one "
+                                 "value, or one per hidden layer")
         return self
 
     def activations(self) -> list[str]:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from dlcli.errors import InputError, WriteError
+from dlcli.errors import InputError, WriteError, os_reason
 from dlcli.runs.files import csv_cell, writing
 
 # The longest a history row waits in memory before it is flushed to history.csv.
@@ -31,7 +31,8 @@ def create_run_dir(runs_dir: str | os.PathLike[str], name: str,
     try:
         runs_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise InputError(f"cannot create runs directory {str(runs_dir)!r}: {exc}") from None
+        raise InputError(f"cannot create runs directory {str(runs_dir)!r}: "
+                         f"{_why_not(runs_dir, exc)}") from None
     stamp = (now or dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
     base = f"{stamp}-{name}"
     for suffix in range(1, 10_000):
@@ -41,7 +42,25 @@ def create_run_dir(runs_dir: str | os.PathLike[str], name: str,
             return path
         except FileExistsError:
             continue
+        except OSError as exc:   # a read-only or full runs directory
+            reason = "it takes no new directories" if isinstance(exc, FileNotFoundError) \
+                else os_reason(exc)
+            raise InputError(f"cannot create a run directory in {str(runs_dir)!r}: "
+                             f"{reason}") from None
     raise InputError(f"too many runs named {base!r} in {runs_dir}")
+
+
+def _why_not(folder: Path, exc: OSError) -> str:
+    """Why ``folder`` could not be made: a file where a directory goes on the way to it, or a
+    directory that makes none (``/proc``), named; else the system's reason in plain words."""
+    for parent in folder.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                return f"{str(parent)!r} is a file, not a directory"
+            if isinstance(exc, FileNotFoundError):
+                return f"{str(parent)!r} takes no new directories"
+            break
+    return os_reason(exc)
 
 
 class HistoryFile:

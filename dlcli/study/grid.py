@@ -31,12 +31,15 @@ from pathlib import Path
 from typing import Any
 
 
-from dlcli.config import apply_overrides, load_config, read_yaml, safe_yaml, validate
+from dlcli.config import (apply_overrides, check_key_path, load_config, read_yaml, safe_yaml,
+                          validate)
 from dlcli.errors import ConfigError, InputError, RunError, shown
+from dlcli.numbers import counted
 from dlcli.registry import did_you_mean
 from dlcli.reports.groups import stats
 from dlcli.run_schema import EPOCH_METRICS, split_metrics
 from dlcli.runs.files import write_json, write_yaml
+from dlcli.study.precedence import fixed_keys, fixed_note
 from dlcli.study.runner import Batch, Log, Planner, Study, cell, one_line
 from dlcli.study.space import yaml_value
 from dlcli.study.tasks import Outcome, Task, check_metric, data_seed_of, metric_mode
@@ -159,13 +162,36 @@ def merge_grid(config_grid: Mapping[str, list[Any]],
     return grid
 
 
+def plan_grid(config_grid: Mapping[str, list[Any]], options: Sequence[str],
+              overrides: Sequence[str] = (), log: Log | None = None) -> dict[str, list[Any]]:
+    """The grid a sweep runs: the config's ``sweep.grid`` with ``--grid`` applied, less every key
+    ``--set`` fixes (the command line wins; ``log`` is told which). Every key is checked to be
+    a config key first, wherever it was written."""
+    given = [parse_grid_option(text)[0] for text in options]
+    for key in given:
+        check_key_path(key, "--grid")
+    for key in config_grid:
+        if key not in given:
+            check_key_path(key, "sweep.grid")
+    grid = merge_grid(config_grid, options)
+    for key, by in fixed_keys(grid, overrides).items():
+        if key in given:
+            raise ConfigError(f"--grid {key}", message=f"--grid {key}: --set {by} fixes it "
+                              "to one value; give either --set (one value for every run) "
+                              "or --grid (values to sweep)")
+        del grid[key]
+        if log is not None:
+            log(fixed_note(key, by, "swept"))
+    return grid
+
+
 def point_label(values: Mapping[str, Any]) -> str:
     """``optimizer.name=adam, model.hidden=[16, 8]``."""
     return ", ".join(f"{key}={yaml_value(value)}" for key, value in values.items())
 
 
 def _check_grid(grid: Mapping[str, list[Any]], base: Mapping[str, Any]) -> None:
-    """Every key is a config key, every value is allowed there, and no key repeats a value."""
+    """No key is one the sweep sets itself, and no key repeats a value."""
     for key, values in grid.items():
         if key in RESERVED:
             raise ConfigError(f"--grid {key}", message=f"--grid {key}: the sweep sets each "
@@ -175,12 +201,6 @@ def _check_grid(grid: Mapping[str, list[Any]], base: Mapping[str, Any]) -> None:
         if len(set(texts)) < len(texts):
             raise ConfigError(f"--grid {key}", values, "the values must differ from each "
                               "other")
-        try:
-            apply_overrides(dict(base), [f"{key}={texts[0]}"])
-        except ConfigError as exc:
-            if exc.path.startswith("--set "):   # an unknown key: say it is the grid's
-                raise ConfigError("--grid " + key, exc.value, exc.allowed, exc.hint) from None
-            raise
 
 
 # -- the planner ---------------------------------------------------------------------------------
@@ -290,8 +310,8 @@ class GridSweep(Planner):
         return tasks
 
     def batches(self, study: Study) -> Iterator[Batch]:
-        yield Batch(self.tasks(study.path), label=f"{len(self.points)} points x "
-                    f"{len(self.settings.seeds)} seeds")
+        yield Batch(self.tasks(study.path), label=f"{counted(len(self.points), 'point')} x "
+                    f"{counted(len(self.settings.seeds), 'seed')}")
 
     def label(self, index: int) -> str:
         """The label of point ``index`` (from 1)."""
@@ -376,16 +396,18 @@ def study_metrics(config: Any) -> list[str]:
 
 def create_sweep(raw: Mapping[str, Any], runs_dir: str | os.PathLike[str], *,
                  grid: Sequence[str] = (), seeds: int | None = None, metric: str | None = None,
-                 overrides: Sequence[str] = (), name: str | None = None) -> Study:
+                 overrides: Sequence[str] = (), name: str | None = None,
+                 log: Log | None = None) -> Study:
     """Validate everything (every point's config), then make the sweep directory.
 
     ``raw`` is a config mapping, possibly with a ``sweep:`` section; each ``--grid`` text
-    replaces the section's values of its key. Nothing is written when anything is wrong."""
+    replaces the section's values of its key, and each ``--set`` key leaves the grid (``log``
+    hears which: ``dlcli.study.precedence``). Nothing is written when anything is wrong."""
     raw = dict(raw)
     config_grid, config_seeds = parse_section(raw.pop("sweep", None))
     raw.pop("search", None)
-    merged = merge_grid(config_grid, grid)
     config = load_config(raw=raw, overrides=list(overrides), name=name)
+    merged = plan_grid(config_grid, grid, overrides, log)
     base = config.to_dict()
     _check_grid(merged, base)
     count = seeds if seeds is not None else config_seeds if config_seeds is not None \

@@ -32,8 +32,9 @@ from typing import Any
 import numpy as np
 
 from dlcli.config import load_config, read_yaml
-from dlcli.errors import InputError, RunError
+from dlcli.errors import ConfigError, InputError, RunError
 from dlcli.runs.files import write_json, write_yaml
+from dlcli.study.precedence import fixed_keys, fixed_note
 from dlcli.study.runner import Batch, Log, Planner, Study, ranked
 from dlcli.study.space import Space, check_space, parse_space
 from dlcli.study.tasks import Outcome, Task, check_metric, metric_mode
@@ -238,11 +239,13 @@ class RandomSearch(Planner):
 def create_search(raw: Mapping[str, Any], runs_dir: str | os.PathLike[str], *,
                   space: Any = None, trials: int, rounds: int = 1, keep: float = 0.25,
                   metric: str | None = None, seed: int | None = None,
-                  overrides: Sequence[str] = (), name: str | None = None) -> Study:
+                  overrides: Sequence[str] = (), name: str | None = None,
+                  log: Log | None = None) -> Study:
     """Validate everything, then make the search directory and write its files.
 
     ``raw`` is a config mapping, possibly with a ``search:`` section holding the space;
-    ``space`` (a mapping in the space syntax, or a Space) wins over it."""
+    ``space`` (a mapping in the space syntax, or a Space) wins over it. A key ``--set`` fixes
+    leaves the space (``log`` hears which: ``dlcli.study.precedence``)."""
     raw = dict(raw)
     in_config = raw.pop("search", None)
     raw.pop("sweep", None)
@@ -252,9 +255,12 @@ def create_search(raw: Mapping[str, Any], runs_dir: str | os.PathLike[str], *,
     if not isinstance(space, Space):
         where = "search space" if space is not None else "search"
         space = parse_space(space if space is not None else in_config, where)
+    else:
+        where = "search space"
     config = load_config(raw=raw, overrides=list(overrides), name=name)
     base = config.to_dict()
-    check_space(space, base)
+    check_space(space, base, where)
+    space = _unfixed(space, overrides, where, log)
     if trials < 1:
         raise InputError(f"--trials {trials}: give at least 1 trial per round")
     if rounds < 1:
@@ -270,6 +276,20 @@ def create_search(raw: Mapping[str, Any], runs_dir: str | os.PathLike[str], *,
     if settings.seed < 0:
         raise InputError(f"--seed {settings.seed}: give a seed >= 0")
     return Study.create(RandomSearch(settings, base, space), runs_dir)
+
+
+def _unfixed(space: Space, overrides: Sequence[str], where: str, log: Log | None) -> Space:
+    """``space`` without the keys ``--set`` fixes (the command line wins)."""
+    fixed = fixed_keys(space, overrides)
+    if not fixed:
+        return space
+    if len(fixed) == len(space):
+        raise ConfigError(where, message=f"{where}: --set fixes every key of it "
+                          f"({', '.join(fixed)}); nothing is left to search")
+    for key, by in fixed.items():
+        if log is not None:
+            log(fixed_note(key, by, "searched"))
+    return Space({key: dist for key, dist in space.items() if key not in fixed})
 
 
 def open_search(path: str | os.PathLike[str], rounds: int | None = None) -> Study:

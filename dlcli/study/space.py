@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from dlcli.config import apply_overrides, safe_yaml, validate
+from dlcli.config import apply_overrides, check_key_path, safe_yaml, validate
 from dlcli.errors import ConfigError, shown
 from dlcli.registry import did_you_mean
 from dlcli.runs.files import yaml_value
@@ -262,16 +262,9 @@ def check_space(space: Space, base_raw: Mapping[str, Any], where: str = "search 
         if path in ("name", "seed"):
             raise ConfigError(f"{where} {path}", message=f"{where} {path}: the search sets "
                               f"each trial's {path} itself; it cannot be searched")
+        check_key_path(path, where)
         for value in dist.check_values():
-            try:
-                raw = apply_overrides(dict(base_raw), [f"{path}={yaml_value(value)}"])
-            except ConfigError as exc:
-                if exc.path.startswith("--set "):   # an unknown key: say it is the space's
-                    listing = f"; {exc.allowed}" if exc.allowed else ""
-                    hint = f" ({exc.hint})" if exc.hint else ""
-                    raise ConfigError(f"{where} {path}", message=f"{where} {path}: not a "
-                                      f"config key{hint}{listing}") from None
-                raise
+            raw = apply_overrides(dict(base_raw), [f"{path}={yaml_value(value)}"])
             try:
                 validate(raw)
             except ConfigError as exc:

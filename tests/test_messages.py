@@ -1,0 +1,268 @@
+"""What a new user's wrong input gets: one line in plain words, the exact message, exit code 2,
+and no run directory. The same typo reads alike wherever it was written (a YAML file, --set,
+--grid, a sweep grid, a search space); no errno, no doubled prefix, no Python words."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from dlcli.cli.app import app
+from helpers import SMALL, write_config
+
+runner = CliRunner()
+TOP_KEYS = "name, seed, data, model, regularization, optimizer, schedule, training"
+OPTIMIZER_KEYS = "name, learning_rate, beta, beta1, beta2, epsilon"
+
+
+def refused(args: list[str], runs_dir: Path) -> str:
+    """The one line a refused command prints (``error: ...``), checked to be all it did."""
+    result = runner.invoke(app, [*args, "--runs-dir", str(runs_dir)])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert not runs_dir.exists() or list(runs_dir.iterdir()) == []
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    return lines[0]
+
+
+# -- an unknown key reads alike wherever it was written ------------------------------------------
+
+@pytest.mark.parametrize("setting,message", [
+    ("optimiser.name=adam",
+     "config error at --set optimiser.name: unknown key 'optimiser' (did you mean "
+     f"'optimizer'?); allowed keys here: {TOP_KEYS}"),
+    ("optimizer.learning_rat=0.1",
+     "config error at --set optimizer.learning_rat: unknown key 'learning_rat' (did you mean "
+     f"'learning_rate'?); allowed keys here: {OPTIMIZER_KEYS}"),
+    ("training.early_stopping.patiance=3",
+     "config error at --set training.early_stopping.patiance: unknown key 'patiance' (did you "
+     "mean 'patience'?); allowed keys here: monitor, patience, min_delta, restore_best"),
+    ("optimizer.name.first=3",
+     "config error at --set optimizer.name.first: optimizer.name is a single value; it has no "
+     "keys"),
+])
+def test_an_unknown_set_key_is_named_not_its_value(tmp_path, setting, message):
+    config = write_config(tmp_path)
+    assert refused(["train", str(config), "--set", setting], tmp_path / "runs") == \
+        f"error: {message}"
+
+
+def test_the_same_typo_in_the_file_reads_as_it_does_on_the_command_line(tmp_path):
+    config = write_config(tmp_path, {**SMALL, "optimizer": {"learning_rat": 0.1}})
+    in_file = refused(["train", str(config)], tmp_path / "runs")
+    on_line = refused(["train", str(write_config(tmp_path, name="ok.yaml")), "--set",
+                       "optimizer.learning_rat=0.1"], tmp_path / "runs")
+    assert in_file.replace("at optimizer", "at --set optimizer") == on_line
+
+
+def test_an_unknown_grid_key_from_the_command_line_or_the_config(tmp_path):
+    config = write_config(tmp_path)
+    assert refused(["sweep", str(config), "--grid", "optimiser.name=adam,gd"],
+                   tmp_path / "runs") == (
+        "error: config error at --grid optimiser.name: unknown key 'optimiser' (did you mean "
+        f"'optimizer'?); allowed keys here: {TOP_KEYS}")
+    config = write_config(tmp_path, {**SMALL, "sweep": {"grid": {"optimizer.nam": ["gd"]}}})
+    assert refused(["sweep", str(config)], tmp_path / "runs") == (
+        "error: config error at sweep.grid optimizer.nam: unknown key 'nam' (did you mean "
+        f"'name'?); allowed keys here: {OPTIMIZER_KEYS}")
+
+
+def test_an_unknown_search_space_key(tmp_path):
+    config = write_config(tmp_path)
+    space = tmp_path / "space.yaml"
+    space.write_text("optimizer.learning_rate: {log_uniform: [1e-4, 1e-1]}\n"
+                     "optimizer.bta1: {uniform: [0.8, 0.9]}\n")
+    assert refused(["tune", str(config), "--space", str(space), "--trials", "2"],
+                   tmp_path / "runs") == (
+        "error: config error at search space optimizer.bta1: unknown key 'bta1' (did you mean "
+        f"'beta1'?); allowed keys here: {OPTIMIZER_KEYS}")
+
+
+# -- values --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("setting,message", [
+    ("training.batch_size=0",
+     "config error at training.batch_size: 0 is not allowed; must be at least 1, or 'full'"),
+    ("model.hidden=16,8",
+     "config error at model.hidden: '16,8' is not allowed; must be a list (write a list as "
+     "--set model.hidden=[16,8])"),
+    ("model.activation=relu,tanh",
+     "config error at model.activation: 'relu,tanh' is not allowed; must be one of relu, "
+     "leaky_relu, tanh, sigmoid, linear, or a list (write a list as --set "
+     "model.activation=[relu,tanh])"),
+    ("model.hidden=",
+     "config error at --set model.hidden: no value after '='; write --set model.hidden=VALUE "
+     "(null for none)"),
+    ("model.hidden=null", "config error at model.hidden: null is not allowed; must be a list"),
+    ("model.activation=[relu,tanh,relu]",
+     "model.activation has 3 values for 2 hidden layers; give one value, or one per hidden "
+     "layer"),
+    ("model.hidden=[3]",
+     "model.activation has 2 values for 1 hidden layer; give one value, or one per hidden "
+     "layer"),
+])
+def test_value_messages(tmp_path, setting, message):
+    config = write_config(tmp_path, {**SMALL, "model": {"hidden": [6, 3],
+                                                        "activation": ["relu", "tanh"]}})
+    assert refused(["train", str(config), "--set", setting], tmp_path / "runs") == \
+        f"error: {message}"
+
+
+def test_a_list_written_without_brackets_in_a_file_gets_the_list_as_a_hint(tmp_path):
+    config = tmp_path / "exp.yaml"
+    config.write_text("data: {dataset: moons}\nmodel:\n  hidden: 16,8\n")
+    assert refused(["train", str(config)], tmp_path / "runs") == (
+        "error: config error at model.hidden: '16,8' is not allowed; must be a list (did you "
+        "mean [16,8]?)")
+
+
+# -- files and directories -----------------------------------------------------------------------
+
+def test_a_directory_given_as_the_config(tmp_path):
+    folder = tmp_path / "configs"
+    folder.mkdir()
+    write_config(folder, name="quickstart.yaml")
+    assert refused(["train", str(folder)], tmp_path / "runs") == (
+        f"error: '{folder}' is a directory, not a config file; give a YAML file in it, "
+        f"e.g. {folder / 'quickstart.yaml'}")
+
+
+def test_a_misspelt_config_file_gets_the_nearest_name(tmp_path):
+    folder = tmp_path / "configs"
+    folder.mkdir()
+    write_config(folder, name="quickstart.yaml")
+    write_config(folder, name="batch-norm.yaml")
+    assert refused(["train", str(folder / "quikstart.yaml")], tmp_path / "runs") == (
+        f"error: config file '{folder / 'quikstart.yaml'}' does not exist (did you mean "
+        f"{folder / 'quickstart.yaml'}?)")
+    assert refused(["train", str(folder / "zzz.yaml")], tmp_path / "runs") == (
+        f"error: config file '{folder / 'zzz.yaml'}' does not exist")
+
+
+@pytest.mark.parametrize("text,message", [
+    ("", "{path} is empty; a config is a YAML mapping with at least data: and model: sections"),
+    ("- a\n- b\n", "{path} holds a YAML list, not a mapping of config keys (key: value lines)"),
+    ("just words\n", "{path} holds a YAML string, not a mapping of config keys (key: value "
+                     "lines)"),
+])
+def test_a_config_that_is_not_a_mapping(tmp_path, text, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    assert refused(["train", str(path)], tmp_path / "runs") == \
+        "error: " + message.format(path=path)
+
+
+def test_a_config_that_is_not_text(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_bytes(b"data: \xff\n")
+    assert refused(["train", str(path)], tmp_path / "runs") == (
+        f"error: config file '{path}' is not UTF-8 text (byte 0xff at position 6)")
+
+
+def test_runs_dir_below_a_file(tmp_path):
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    result = runner.invoke(app, ["train", str(write_config(tmp_path)), "--runs-dir",
+                                 str(blocker / "runs")])
+    assert result.exit_code == 2
+    assert result.output.strip() == (f"error: cannot create runs directory "
+                                     f"'{blocker / 'runs'}': '{blocker}' is a file, not a "
+                                     "directory")
+    assert blocker.read_text() == "x"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only directories")
+def test_a_read_only_runs_dir(tmp_path):
+    runs_dir = tmp_path / "runs"
+    runs_dir.mkdir()
+    runs_dir.chmod(0o500)
+    try:
+        result = runner.invoke(app, ["train", str(write_config(tmp_path)), "--runs-dir",
+                                     str(runs_dir)])
+    finally:
+        runs_dir.chmod(0o700)
+    assert result.exit_code == 2
+    assert result.output.strip() == (f"error: cannot create a run directory in '{runs_dir}': "
+                                     "permission denied")
+
+
+def test_messages_from_a_real_dlcli(tmp_path):
+    """The installed command, as a user runs it: stderr holds the one line, stdout nothing."""
+    folder = tmp_path / "configs"
+    folder.mkdir()
+    write_config(folder, name="quickstart.yaml")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    for args, message in [
+        (["train", "configs/quickstart.yaml", "--set", "optimiser.name=adam"],
+         "error: config error at --set optimiser.name: unknown key 'optimiser' (did you mean "
+         f"'optimizer'?); allowed keys here: {TOP_KEYS}"),
+        (["train", "configs"],
+         "error: 'configs' is a directory, not a config file; give a YAML file in it, e.g. "
+         "configs/quickstart.yaml"),
+        (["train", "configs/quikstart.yaml"],
+         "error: config file 'configs/quikstart.yaml' does not exist (did you mean "
+         "configs/quickstart.yaml?)"),
+    ]:
+        done = subprocess.run([sys.executable, "-m", "dlcli", *args], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert (done.returncode, done.stdout, done.stderr.strip()) == (2, "", message)
+    assert not (tmp_path / "runs").exists()
+
+
+# -- the command line wins over a study's plan ---------------------------------------------------
+
+def sweep_config(tmp_path: Path) -> Path:
+    return write_config(tmp_path, {**SMALL, "training": {"epochs": 2, "batch_size": 32},
+                                   "sweep": {"grid": {"model.batch_norm": [False, True],
+                                                      "optimizer.name": ["gd", "adam"]},
+                                             "seeds": 1}})
+
+
+def test_set_fixes_a_key_the_config_sweeps(tmp_path):
+    result = runner.invoke(app, ["sweep", str(sweep_config(tmp_path)), "--set",
+                                 "model.batch_norm=true", "--runs-dir", str(tmp_path / "runs"),
+                                 "-q"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines()[0] == "model.batch_norm is fixed by --set; not swept"
+    study = Path(result.stdout.strip())
+    configs = [yaml.safe_load((run / "config.yaml").read_text())
+               for run in sorted(study.iterdir()) if run.is_dir()]
+    assert [c["optimizer"]["name"] for c in configs] == ["gd", "adam"]
+    assert all(c["model"]["batch_norm"] for c in configs)
+
+
+def test_set_and_grid_of_one_key_is_refused(tmp_path):
+    assert refused(["sweep", str(sweep_config(tmp_path)), "--set", "optimizer.name=adam",
+                    "--grid", "optimizer.name=gd,rmsprop"], tmp_path / "runs") == (
+        "error: config error at --grid optimizer.name: --set optimizer.name fixes it to one "
+        "value; give either --set (one value for every run) or --grid (values to sweep)")
+
+
+def test_set_fixes_a_key_of_the_search_space(tmp_path):
+    config = write_config(tmp_path, {**SMALL, "training": {"epochs": 2, "batch_size": 32},
+                                     "search": {"optimizer.learning_rate":
+                                                {"log_uniform": [1e-3, 1e-1]},
+                                                "training.batch_size": {"choice": [16, 32]}}})
+    result = runner.invoke(app, ["tune", str(config), "--trials", "2", "--set",
+                                 "optimizer.learning_rate=0.02", "--runs-dir",
+                                 str(tmp_path / "runs"), "-q"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines()[0] == \
+        "optimizer.learning_rate is fixed by --set; not searched"
+    search = Path(result.stdout.strip())
+    assert yaml.safe_load((search / "space.yaml").read_text()) == \
+        {"training.batch_size": {"choice": [16, 32]}}
+    rates = {yaml.safe_load((run / "config.yaml").read_text())["optimizer"]["learning_rate"]
+             for run in search.iterdir() if run.is_dir()}
+    assert rates == {0.02}
+    assert refused(["tune", str(config), "--trials", "2", "--set",
+                    "optimizer.learning_rate=0.02", "--set", "training.batch_size=8"],
+                   tmp_path / "runs2") == (
+        "error: config error at search: --set fixes every key of it (optimizer.learning_rate, "
+        "training.batch_size); nothing is left to search")
