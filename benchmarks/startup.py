@@ -2,6 +2,7 @@
 
     python benchmarks/startup.py                  # 7 repeats, this checkout
     python benchmarks/startup.py --repeat 11 --out benchmarks/results/startup-mine.json
+    python benchmarks/startup.py --base /tmp/speed-main   # and a checkout of main, in turns
 
 Every measurement is a fresh ``python -m dlcli ...`` process with ``PYTHONPATH`` set to this
 checkout (the ``dlcli`` script runs the same code: ``dlcli.cli.app:main``). Reported per command:
@@ -76,43 +77,88 @@ def import_profile(env: dict[str, str], cwd: Path, repeat: int) -> list[dict]:
     return sorted(top, key=lambda r: -r["cumulative_ms"])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=7)
-    parser.add_argument("--config", type=Path, default=ROOT / "configs" / "quickstart.yaml")
-    parser.add_argument("--out", type=Path, default=None)
-    args = parser.parse_args()
-
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
-    results: dict = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                     "python": platform.python_version(), "cpus": os.cpu_count(),
-                     "repeat": args.repeat, "load_before": load(), "commands": {}}
-    with tempfile.TemporaryDirectory(prefix="dlcli-startup-") as tmp:
-        cwd = Path(tmp)
-        commands = {"--help": ["--help"], "--version": ["--version"],
-                    "train": ["train", str(args.config), "--runs-dir", str(cwd / "runs"),
-                              "--quiet"]}
-        raw: dict[str, dict[str, list[float]]] = {k: {"wall": [], "cpu": [], "train": []}
-                                                  for k in commands}
-        for _ in range(args.repeat):           # the commands take turns, so load hits all alike
+def measure(roots: dict[str, Path], config: Path, repeat: int, cwd: Path) -> dict[str, dict]:
+    """Every command of every checkout in ``roots``, ``repeat`` times, taking turns (the order
+    of the checkouts alternates between repeats), so that load hits them all alike."""
+    envs = {}
+    for label, root in roots.items():
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH")) if p)
+        envs[label] = env
+    commands = {"--help": ["--help"], "--version": ["--version"],
+                "train": ["train", str(config), "--runs-dir", str(cwd / "runs"), "--quiet"]}
+    raw = {label: {k: {"wall": [], "cpu": [], "train": []} for k in commands} for label in roots}
+    order = list(roots)
+    for r in range(repeat):
+        for label in (order if r % 2 == 0 else order[::-1]):
             for name, argv in commands.items():
-                wall, cpu, out, _ = timed([sys.executable, "-m", "dlcli", *argv], env, cwd)
-                raw[name]["wall"].append(wall)
-                raw[name]["cpu"].append(cpu)
+                wall, cpu, out, _ = timed([sys.executable, "-m", "dlcli", *argv], envs[label],
+                                          cwd)
+                raw[label][name]["wall"].append(wall)
+                raw[label][name]["cpu"].append(cpu)
                 if name == "train":
                     run_dir = Path(out.strip().splitlines()[-1])
                     metrics = json.loads((run_dir / "metrics.json").read_text())
-                    raw[name]["train"].append(metrics["train_seconds"])
-                    if not (run_dir / "cost.png").is_file():
-                        raise SystemExit(f"{run_dir} has no cost.png")
-        for name, values in raw.items():
+                    raw[label][name]["train"].append(metrics["train_seconds"])
+                    for png in ("cost.png", "boundary.png"):
+                        if not (run_dir / png).is_file():
+                            raise SystemExit(f"{run_dir} has no {png}")
+    results = {}
+    for label in roots:
+        results[label] = {}
+        for name, values in raw[label].items():
             entry = {"wall": summary(values["wall"]), "cpu": summary(values["cpu"])}
             if values["train"]:
                 overhead = [w - t for w, t in zip(values["wall"], values["train"])]
                 entry["train_seconds"] = summary(values["train"])
                 entry["overhead"] = summary(overhead)
-            results["commands"][name] = entry
+            results[label][name] = entry
+    return results
+
+
+def describe(commands: dict) -> list[str]:
+    lines = []
+    for name, entry in commands.items():
+        line = (f"dlcli {name:10s} wall {entry['wall']['best']:.3f} / "
+                f"{entry['wall']['median']:.3f} s   cpu {entry['cpu']['best']:.3f} / "
+                f"{entry['cpu']['median']:.3f} s")
+        if "overhead" in entry:
+            line += (f"   training {entry['train_seconds']['best']:.3f} / "
+                     f"{entry['train_seconds']['median']:.3f} s, wall - training "
+                     f"{entry['overhead']['best']:.3f} / {entry['overhead']['median']:.3f} s")
+        lines.append(line)
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--config", type=Path, default=ROOT / "configs" / "quickstart.yaml")
+    parser.add_argument("--base", type=Path, default=None,
+                        help="another checkout (e.g. a worktree of main) measured in the same "
+                             "run, taking turns with this one")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+
+    roots = {"this": ROOT, **({"base": args.base.resolve()} if args.base else {})}
+    results: dict = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                     "python": platform.python_version(), "cpus": os.cpu_count(),
+                     "repeat": args.repeat, "load_before": load(),
+                     "roots": {k: str(v) for k, v in roots.items()}}
+    with tempfile.TemporaryDirectory(prefix="dlcli-startup-") as tmp:
+        cwd = Path(tmp)
+        measured = measure(roots, args.config, args.repeat, cwd)
+        results["commands"] = measured["this"]
+        if "base" in measured:
+            results["base_commands"] = measured["base"]
+            results["ratios_this_over_base"] = {
+                name: {key: {stat: results["commands"][name][key][stat]
+                             / measured["base"][name][key][stat]
+                             for stat in ("best", "median")}
+                       for key in ("wall", "cpu", "overhead") if key in results["commands"][name]}
+                for name in results["commands"]}
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
         results["imports_of_version"] = import_profile(env, cwd, args.repeat)
     results["load_after"] = load()
 
@@ -122,15 +168,14 @@ def main() -> None:
 
     print(f"load {results['load_before']:.1f} -> {results['load_after']:.1f}, "
           f"{args.repeat} repeats (best / median)")
-    for name, entry in results["commands"].items():
-        line = (f"dlcli {name:10s} wall {entry['wall']['best']:.3f} / "
-                f"{entry['wall']['median']:.3f} s   cpu {entry['cpu']['best']:.3f} / "
-                f"{entry['cpu']['median']:.3f} s")
-        if "overhead" in entry:
-            line += (f"   training {entry['train_seconds']['best']:.3f} / "
-                     f"{entry['train_seconds']['median']:.3f} s, wall - training "
-                     f"{entry['overhead']['best']:.3f} / {entry['overhead']['median']:.3f} s")
-        print(line)
+    print("\n".join(describe(results["commands"])))
+    if "base_commands" in results:
+        print(f"base ({args.base}):")
+        print("\n".join(describe(results["base_commands"])))
+        for name, ratios in results["ratios_this_over_base"].items():
+            print(f"this / base, {name:10s} " + ", ".join(
+                f"{key} {r['best']:.2f} (best) {r['median']:.2f} (median)"
+                for key, r in ratios.items()))
     print("imports of --version (cumulative ms, top level):",
           ", ".join(f"{r['module']} {r['cumulative_ms']:.0f}"
                     for r in results["imports_of_version"][:8]))

@@ -147,3 +147,25 @@ def test_params_use_course_shapes_and_round_trip():
     params["W2"] = np.zeros((6, 5))
     with pytest.raises(ValueError, match=r"W2 has shape \(6, 5\).*\(5, 6\)"):
         other.set_params(params)
+
+
+@pytest.mark.parametrize("batch_norm", [None, (0.8, 1e-5)])
+def test_a_pickled_network_predicts_the_same_and_its_views_share_theta(batch_norm):
+    import pickle
+
+    net = Network([2, 5, 4, 3], ["tanh", "relu"], output_for("softmax", 3), dtype="float32",
+                  keep_probs=[1.0, 0.7], batch_norm=batch_norm)
+    net.initialize("he", rng=np.random.default_rng(3))
+    X = np.random.default_rng(4).standard_normal((40, 2)).astype(np.float32)
+    net.train_step(net.with_ones(X), np.arange(40) % 3, rng=np.random.default_rng(5))
+    copy = pickle.loads(pickle.dumps(net))
+    assert copy._buffers == {}   # work buffers are not carried
+    np.testing.assert_array_equal(copy.theta, net.theta)
+    for key, value in net.get_params().items():
+        assert copy.get_params()[key].dtype == value.dtype
+        np.testing.assert_array_equal(copy.get_params()[key], value)   # running averages too
+    np.testing.assert_array_equal(copy.logits(X), net.logits(X))
+    assert [layer.keep_prob for layer in copy.layers] == [1.0, 0.7, 1.0]
+    copy.theta += 1.0   # the named arrays are views into the new theta, as in the original
+    np.testing.assert_array_equal(copy.params["W1"], net.params["W1"] + 1.0)
+    np.testing.assert_array_equal(copy.layers[0].W, net.layers[0].W + 1.0)

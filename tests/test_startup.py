@@ -136,3 +136,60 @@ def test_the_entry_point_sets_openblas_thread_timeout_before_numpy_loads(given, 
                           cwd=ROOT, env=env, check=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == [expected, "False"]
+
+
+def run_python(code: str) -> dict:
+    """Run ``code`` in a fresh interpreter and return the JSON object of its last line."""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_a_run_drawing_in_the_background_never_loads_matplotlib_itself(tmp_path):
+    # Both figures of a 2-feature run (cost.png, and boundary.png, which carries the network)
+    # go to the helper, which ``start_early`` started before the run and the run's Painter took.
+    config = write_config(tmp_path, dict(SMALL, name="helper"))
+    found = run_python(
+        "import json, sys\n"
+        "from dlcli.reports import background\n"
+        "background.start_early()\n"
+        "helper = background._early\n"
+        "from dlcli.config import load_config\n"
+        "from dlcli.experiment import run\n"
+        f"result = run(load_config({str(config)!r}), {str(tmp_path / 'runs')!r}, "
+        "draw_in_background=True)\n"
+        "print(json.dumps({'status': result.status, 'path': str(result.path),\n"
+        "                  'matplotlib': 'matplotlib' in sys.modules,\n"
+        "                  'helper_taken': background._early is None,\n"
+        "                  'helper_exit': helper.poll()}))\n")
+    assert found["status"] == "completed"
+    assert found["matplotlib"] is False
+    assert found["helper_taken"] and found["helper_exit"] == 0
+    run_dir = Path(found["path"])
+    for name in ("cost.png", "boundary.png"):
+        assert (run_dir / name).read_bytes()[:8] == PNG_MAGIC
+    assert "not drawn" not in (run_dir / "train.log").read_text()
+
+
+def test_a_job_that_does_not_pickle_is_drawn_here_and_the_others_in_the_helper(tmp_path):
+    found = run_python(
+        "import json, sys\n"
+        "from pathlib import Path\n"
+        "from dlcli.reports import plots\n"
+        "from dlcli.reports.background import Painter\n"
+        f"ROWS = {ROWS!r}\n"
+        "painter = Painter(background=True)\n"
+        f"painter.submit('cost.png', plots.plot_cost, ROWS, Path({str(tmp_path)!r}) / 'cost.png',\n"
+        "               title='a')\n"
+        "def closure():\n"
+        "    def here(path):   # a local function: it does not pickle\n"
+        "        Path(path).write_text(str('matplotlib' in sys.modules))\n"
+        "    return here\n"
+        "here = closure()\n"
+        f"painter.submit('here.txt', here, Path({str(tmp_path)!r}) / 'here.txt')\n"
+        "print(json.dumps({'failed': painter.finish(),\n"
+        "                  'matplotlib': 'matplotlib' in sys.modules}))\n")
+    assert found == {"failed": [], "matplotlib": False}
+    assert (tmp_path / "cost.png").read_bytes()[:8] == PNG_MAGIC
+    assert (tmp_path / "here.txt").read_text() == "False"

@@ -63,11 +63,13 @@ def train(
     from functools import partial
 
     from dlcli.config import load_config
-    from dlcli.experiment import run
+    from dlcli.reports.background import start_early
 
     overrides = list(set_ or [])
     if epochs is not None:
         overrides.append(f"training.epochs={epochs}")
     cfg = load_config(config, overrides, name=name)
+    start_early()   # the figures' helper loads matplotlib while this loads numpy, data, ...
+    from dlcli.experiment import run
     run_and_report(partial(run, cfg, runs_dir, overrides=overrides, tags=tag, note=note),
                    epochs=cfg.training.epochs, description=cfg.name or "run", quiet=quiet)

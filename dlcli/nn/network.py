@@ -193,6 +193,17 @@ class Network:
         for key, target in arrays.items():
             target[...] = params[key]
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as what makes it: the architecture, theta and batch norm's running averages.
+        The arrays that are views into theta are made anew on loading (pickled, they would be
+        copies, cut off from theta), and the work buffers are not carried."""
+        hidden = self.layers[:-1]
+        return (_unpickle_network, (
+            self.sizes, [layer.activation.name for layer in hidden], self.output,
+            self.dtype.str, [layer.keep_prob for layer in hidden],
+            (self.bn_momentum, self.bn_epsilon) if self.uses_batch_norm else None,
+            self.theta, self.state_arrays()))
+
     def state_arrays(self) -> dict[str, np.ndarray]:
         """Buffers that are not parameters (batch norm's running averages), for checkpoints."""
         return {k: v for k, v in self._arrays().items() if k.startswith("running_")}
@@ -427,3 +438,16 @@ class Network:
     def predict(self, X: np.ndarray) -> np.ndarray:
         """(m,) predicted class labels."""
         return self.predict_proba(X).argmax(axis=1)
+
+
+def _unpickle_network(sizes: list[int], activations: list[str], output: OutputLayer, dtype: str,
+                      keep_probs: list[float], batch_norm: tuple[float, float] | None,
+                      theta: np.ndarray, state: dict[str, np.ndarray]) -> Network:
+    """``Network.__reduce__``'s other half."""
+    network = Network(sizes, activations, output, dtype=dtype, keep_probs=keep_probs,
+                      batch_norm=batch_norm)
+    network.theta[...] = theta
+    arrays = network.state_arrays()
+    for key, value in state.items():
+        arrays[key][...] = value
+    return network

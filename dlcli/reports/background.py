@@ -12,6 +12,9 @@ is over.
 - ``finish`` returns, per figure that was not drawn, the exception's type name and its one-line
   message; the caller decides (a full disk fails a run, a figure matplotlib could not draw is a
   warning).
+- Jobs are pickled one by one: one that does not pickle is drawn in this process, the others
+  in the helper. ``start_early`` starts the helper before its ``Painter`` exists, so that its
+  imports also overlap the command's own (``dlcli train`` calls it once its config is valid).
 - When the helper cannot be started, or dies without drawing (it could not import matplotlib, it
   was killed), the calls run in this process, as they do with ``background=False``.
 - The helper runs in its own session, so Ctrl-C in the terminal stops the run but not the drawing
@@ -59,12 +62,32 @@ def _run(jobs: list[Job]) -> list[NotDrawn]:
     return failed
 
 
+_early: subprocess.Popen[bytes] | None = None   # a helper started ahead of its Painter
+
+
+def start_early() -> None:
+    """Start a helper now, for this process's next ``Painter(background=True)`` to take. A
+    command that knows it will draw (``dlcli train``, once its config is valid) calls this
+    before it loads its own libraries and data, which the helper's imports then overlap. A
+    helper nobody takes exits at end-of-file, when this process does."""
+    global _early
+    if _early is None or _early.poll() is not None:
+        _early = Painter._start()
+
+
+def _take_early() -> subprocess.Popen[bytes] | None:
+    global _early
+    proc, _early = _early, None
+    return proc if proc is not None and proc.poll() is None else None
+
+
 class Painter:
     """Draws a run's figures: in a helper process (``background=True``) or in this one."""
 
     def __init__(self, background: bool = False) -> None:
         self._jobs: list[Job] = []
-        self._proc: subprocess.Popen[bytes] | None = self._start() if background else None
+        self._proc: subprocess.Popen[bytes] | None = (
+            (_take_early() or self._start()) if background else None)
 
     @staticmethod
     def _start() -> subprocess.Popen[bytes] | None:
@@ -86,37 +109,47 @@ class Painter:
         self._jobs.append((label, function, args, kwargs))
 
     def finish(self, timeout: float = FINISH_TIMEOUT) -> list[NotDrawn]:
-        """Draw what was queued and wait for it; what was not drawn, and why."""
+        """Draw what was queued and wait for it; what was not drawn, and why. A job that does
+        not pickle (it holds a closure, say) is drawn in this process, the others still in the
+        helper."""
         jobs, self._jobs = self._jobs, []
         proc, self._proc = self._proc, None
         if proc is None:
             return _run(jobs)
-        try:
-            payload = pickle.dumps(jobs, protocol=pickle.HIGHEST_PROTOCOL) if jobs else b""
-        except Exception:  # noqa: BLE001 - something not picklable: draw here instead
-            payload = b""
+        sent: list[Job] = []
+        pickled: list[bytes] = []
+        here: list[Job] = []
+        for job in jobs:
+            try:
+                pickled.append(pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL))
+                sent.append(job)
+            except Exception:  # noqa: BLE001 - not picklable: drawn here instead
+                here.append(job)
+        payload = pickle.dumps(pickled, protocol=pickle.HIGHEST_PROTOCOL) if sent else b""
         try:
             _, err = proc.communicate(input=payload, timeout=timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.communicate()
             return [NotDrawn(label, "TimeoutError", f"drawing took more than {timeout:.0f} s")
-                    for label, *_ in jobs]
-        if not jobs:
+                    for label, *_ in sent] + _run(here)
+        return self._helper_report(sent, proc.returncode, err) + _run(here)
+
+    @staticmethod
+    def _helper_report(sent: list[Job], returncode: int, err: bytes) -> list[NotDrawn]:
+        """What the helper could not draw of ``sent``; all of it is drawn here when the helper
+        died without drawing (it could not import matplotlib, it was killed)."""
+        if not sent or returncode == 0:
             return []
-        if not payload:
-            return _run(jobs)
         reports = [line.split(" ", 1)[1] for line in err.decode("utf-8", "replace").splitlines()
                    if line.startswith(_FAILED + " ")]
-        if proc.returncode == 0:
-            return []
-        if proc.returncode == 1 and reports:
+        if returncode == 1 and reports:
             failed = []
             for report in reports:
                 index, kind, reason = (report.split(" ", 2) + ["", ""])[:3]
-                failed.append(NotDrawn(jobs[int(index)][0], kind, reason))
+                failed.append(NotDrawn(sent[int(index)][0], kind, reason))
             return failed
-        return _run(jobs)  # the helper died without drawing: draw here
+        return _run(sent)
 
     def close(self) -> None:
         """Let the helper go without drawing (it exits at end-of-file)."""
@@ -134,12 +167,15 @@ def _main() -> int:
     import matplotlib.backends.backend_agg  # noqa: F401
     import matplotlib.figure  # noqa: F401
 
+    import dlcli.reports.boundary  # noqa: F401  (boundary.png's jobs unpickle a Network)
     import dlcli.reports.plots  # noqa: F401
 
     payload = sys.stdin.buffer.read()
     if not payload:
         return 0
-    jobs = pickle.loads(payload)
+    # Each job was pickled on its own. One that does not load here ends the helper with a
+    # traceback and no report, and the run draws everything itself.
+    jobs = [pickle.loads(job) for job in pickle.loads(payload)]
     failed = False
     for index, (_, function, args, kwargs) in enumerate(jobs):
         try:

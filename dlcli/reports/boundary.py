@@ -19,16 +19,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dlcli.apply import load_run
-from dlcli.config.load import load_config, read_yaml
-from dlcli.data import load_data
-from dlcli.data.dataset import Dataset
 from dlcli.nn.network import Network
 from dlcli.run_schema import CONFIG_FILE, PARAMS_FILE
-from dlcli.train.streams import Streams
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+
+    from dlcli.data.dataset import Dataset
 
 GRID = 200           # grid points per axis
 MAX_POINTS = 1500    # training points drawn at most (a seeded sample of a larger set)
@@ -51,12 +48,23 @@ def from_trained(network: Network, data: Dataset) -> BoundaryInputs | None:
     if data.n_features != 2:
         return None
     shift, scale = _normalization(data)
+    return BoundaryInputs(NetworkClasses(network, shift, scale), _raw_points(data),
+                          np.asarray(data.train.y), list(data.class_names),
+                          list(data.feature_names))
 
-    def predict(X: np.ndarray) -> np.ndarray:
-        return network.predict((X - shift) / scale)
 
-    return BoundaryInputs(predict, _raw_points(data), np.asarray(data.train.y),
-                          list(data.class_names), list(data.feature_names))
+@dataclass(frozen=True)
+class NetworkClasses:
+    """The class a network predicts for raw points: normalised as the run's data was, then
+    through the network. A module-level class rather than a closure, so that boundary inputs
+    pickle and a run's helper process (``dlcli.reports.background``) can draw them."""
+
+    network: Network
+    shift: np.ndarray
+    scale: np.ndarray
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        return self.network.predict((X - self.shift) / self.scale)
 
 
 def _normalization(data: Dataset) -> tuple[np.ndarray, np.ndarray]:
@@ -86,6 +94,12 @@ def from_run(run_dir: str | os.PathLike[str]) -> BoundaryInputs | None:
     features in, inference mode); the training points are drawn again from the run's config with
     its data stream, so they are the split it trained on. Raises InputError when the run or its
     data cannot be loaded again."""
+    # Imported here: a run's helper process draws boundary.png without configs or data files.
+    from dlcli.apply import load_run
+    from dlcli.config.load import load_config, read_yaml
+    from dlcli.data import load_data
+    from dlcli.train.streams import Streams
+
     run_dir = Path(run_dir)
     if not two_features(run_dir):
         return None
