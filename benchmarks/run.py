@@ -2,6 +2,7 @@
 
     python benchmarks/run.py [--workloads tiny,small] [--systems dlcli,torch] [--repeat N]
                              [--out benchmarks/results/<date>.json] [--blas-env inherit|unset]
+                             [--base /tmp/speed-main]
 
 Every measurement runs in a fresh interpreter (``worker.py``); the systems take turns within
 each repeat, so load from other processes hits them alike. Reported: the best and the median
@@ -35,8 +36,11 @@ BLAS_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 NUMPY_SYSTEMS = ("dlcli", "dlcli_eval", "gemm")
 
 
-def measure(system: str, workload: str, env: dict[str, str]) -> dict:
-    proc = subprocess.run([sys.executable, str(HERE / "worker.py"), system, workload],
+def measure(system: str, workload: str, env: dict[str, str], base: Path | None = None) -> dict:
+    """One measurement in a fresh interpreter; ``dlcli@base`` is dlcli imported from the
+    checkout ``base``, measured by this checkout's benchmark code."""
+    extra = [system.split("@")[0], workload] + ([str(base)] if system == "dlcli@base" else [])
+    proc = subprocess.run([sys.executable, str(HERE / "worker.py"), *extra],
                           capture_output=True, text=True, env=env, check=False)
     if proc.returncode != 0:
         return {"system": system, "workload": workload, "error": proc.stderr.strip()[-2000:]}
@@ -64,7 +68,7 @@ def summarize(runs: list[dict], workloads: list[str]) -> dict:
     out: dict = {}
     for name in workloads:
         row: dict = {}
-        for system in SYSTEMS + ["dlcli_eval"]:
+        for system in SYSTEMS + ["dlcli_eval", "dlcli@base"]:
             ok = [r for r in runs if r["workload"] == name and r["system"] == system
                   and "error" not in r]
             if not ok:
@@ -75,6 +79,10 @@ def summarize(runs: list[dict], workloads: list[str]) -> dict:
             if system == "gemm":
                 entry["gflops_best"] = max(r["gflops"] for r in ok)
                 entry["bound_best"] = max(r["bound_samples_per_second"] for r in ok)
+            if all("step_cpu_seconds" in r for r in ok):   # CPU microseconds per sample
+                cpu = [1e6 * r["step_cpu_seconds"] / r["samples"] for r in ok]
+                entry["step_cpu_us_per_sample"] = {"best": min(cpu),
+                                                   "median": statistics.median(cpu)}
             if system == "dlcli_eval":
                 entry["overhead_fraction_median"] = statistics.median(
                     r["overhead_fraction"] for r in ok)
@@ -87,6 +95,17 @@ def summarize(runs: list[dict], workloads: list[str]) -> dict:
                     row[f"dlcli/{other}_median"] = d["median"] / row[other]["median"]
             if "gemm" in row:
                 row["dlcli/gemm_bound"] = d["best"] / row["gemm"]["bound_best"]
+            b = row.get("dlcli@base")
+            if b:
+                row["dlcli/base"] = d["best"] / b["best"]
+                row["dlcli/base_median"] = d["median"] / b["median"]
+                if "step_cpu_us_per_sample" in d and "step_cpu_us_per_sample" in b:
+                    row["dlcli/base_cpu_median"] = (b["step_cpu_us_per_sample"]["median"]
+                                                    / d["step_cpu_us_per_sample"]["median"])
+                digests = {r.get("final_params_sha256") for r in runs
+                           if r["workload"] == name and r["system"] in ("dlcli", "dlcli@base")
+                           and "error" not in r}
+                row["same_params_as_base"] = len(digests) == 1 and None not in digests
         out[name] = row
     return out
 
@@ -127,12 +146,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--blas-env", choices=["inherit", "unset"], default="inherit",
                         help="unset: run the workers without OPENBLAS_CORETYPE and "
                              "OPENBLAS_L2_SIZE (both together)")
+    parser.add_argument("--base", type=Path, default=None,
+                        help="another checkout (e.g. a worktree of main): its dlcli is measured "
+                             "too, as system dlcli@base, taking turns with this one")
     parser.add_argument("--no-dlcli-env", action="store_true",
                         help="run dlcli, dlcli_eval and gemm without the environment the dlcli "
                              f"command sets ({', '.join(PROCESS_ENV)})")
     args = parser.parse_args(argv)
     workloads = [w for w in args.workloads.split(",") if w]
     systems = [s for s in args.systems.split(",") if s]
+    if args.base is not None and "dlcli@base" not in systems:
+        systems.append("dlcli@base")
     unknown = [w for w in workloads if w not in WORKLOADS]
     if unknown:
         parser.error(f"unknown workload(s) {unknown}; choose from {list(WORKLOADS)}")
@@ -150,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 load = os.getloadavg()[0]   # other processes' load: the machine is shared
                 result = measure(system, name, env if args.no_dlcli_env or system not in
-                                 NUMPY_SYSTEMS else {**PROCESS_ENV, **env})
+                                 NUMPY_SYSTEMS + ("dlcli@base",) else {**PROCESS_ENV, **env},
+                                 args.base)
                 result["repeat"], result["load_before"] = r, load
                 runs.append(result)
                 rate = result.get("samples_per_second")
@@ -167,6 +192,14 @@ def main(argv: list[str] | None = None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1))
     print(table(summary))
+    for name, row in summary.items():
+        if "dlcli/base" in row:
+            print(f"{name}: this checkout / {args.base}: {row['dlcli/base']:.3f}x best, "
+                  f"{row['dlcli/base_median']:.3f}x median samples/s"
+                  + (f", {row['dlcli/base_cpu_median']:.3f}x median CPU per sample"
+                     if "dlcli/base_cpu_median" in row else "")
+                  + ("; same trained parameters, bit for bit" if row["same_params_as_base"]
+                     else "; TRAINED PARAMETERS DIFFER"))
     if any("dlcli_eval" in row for row in summary.values()):
         e = summary["tiny"]["dlcli_eval"]
         print(f"\ntiny, evaluation every epoch + history.csv: "

@@ -16,6 +16,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.workloads import WORKLOADS  # noqa: E402
 
+# ``worker.py SYSTEM WORKLOAD DLCLI_ROOT``: dlcli imported from another checkout (run.py --base),
+# measured by this checkout's benchmark code.
+if len(sys.argv) > 3:
+    sys.path.insert(0, str(Path(sys.argv[3]).resolve()))
+
 MODULES = {"dlcli": "dlcli_bench", "torch": "torch_bench", "sklearn": "sklearn_bench",
            "gemm": "gemm", "dlcli_eval": "dlcli_bench"}
 
@@ -30,11 +35,14 @@ def blas_info() -> list[dict]:
 
 
 def main(system: str, workload: str) -> None:
-    module = importlib.import_module(f"benchmarks.systems.{MODULES[system]}")
+    module = importlib.import_module(f"benchmarks.systems.{MODULES[system.split('@')[0]]}")
     w = WORKLOADS[workload]
     result = module.eval_overhead(w) if system == "dlcli_eval" else module.train(w)
     if "samples" in result and "samples_per_second" not in result:
         result["samples_per_second"] = result["samples"] / result["seconds"]
+    if system.startswith("dlcli"):
+        import dlcli
+        result["dlcli_root"] = str(Path(dlcli.__file__).resolve().parents[1])
     result.update(system=system, workload=workload,
                   peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   blas=blas_info(),
@@ -46,4 +54,4 @@ def main(system: str, workload: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(sys.argv[1] if len(sys.argv) < 4 else sys.argv[1] + "@base", sys.argv[2])

@@ -42,3 +42,37 @@ def test_thread_count(monkeypatch):
     monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1})
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")   # as in dlcli tune's worker processes
     assert update_threads(PARALLEL_MIN) == 1
+
+
+def adam_by_hand(theta, grad, v, s, t, lr, b1=0.9, b2=0.999, eps=1e-8):
+    """SPEC's Adam on whole vectors, one NumPy operation at a time in the optimiser's order
+    (the corrections on scalars), each scalar cast to the vectors' dtype."""
+    f = theta.dtype.type
+    c1, c2 = 1.0 - b1 ** t, (1.0 - b2 ** t) ** 0.5
+    v *= f(b1)
+    v += grad * f(1.0 - b1)
+    s *= f(b2)
+    s += np.square(grad) * f(1.0 - b2)
+    theta -= v / (np.sqrt(s) + f(eps * c2)) * f(lr * c2 / c1)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_adam_on_the_same_vectors_every_step_matches_the_formula_bit_for_bit(threads):
+    # As in training: the network's theta and grad are the same arrays at every step, their
+    # contents change in place (the optimiser keeps its chunk views of them between steps).
+    size = PARALLEL_MIN + 3 * CHUNK + 77
+    rng = np.random.default_rng(1)
+    adam = OPTIMIZERS.get("adam")(size, "float32", threads=threads, **HYPER["adam"])
+    theta = rng.standard_normal(size).astype(np.float32)
+    grad = np.empty(size, np.float32)
+    expected, v, s = theta.copy(), np.zeros(size, np.float32), np.zeros(size, np.float32)
+    for t in range(1, 6):
+        grad[...] = rng.standard_normal(size) * 10.0 ** rng.integers(-6, 2, size)
+        adam.step(theta, grad, 1e-3)
+        adam_by_hand(expected, grad, v, s, t, 1e-3)
+    assert theta.tobytes() == expected.tobytes()
+    assert adam.state["v"].tobytes() == v.tobytes() and adam.state["s"].tobytes() == s.tobytes()
+    other = theta.copy()   # another vector: views of it, not of the first
+    adam.step(other, grad, 1e-3)
+    adam_by_hand(expected, grad, v, s, 6, 1e-3)
+    assert other.tobytes() == expected.tobytes()

@@ -46,14 +46,41 @@ def make_trainer(w: Workload, *, eval_every: int | None = None, callbacks=None) 
 
 
 def train(w: Workload) -> dict:
+    """The run's samples/s over its training steps, and the CPU time (every thread of the
+    process) of those steps and of the whole ``fit``: on a shared machine the CPU time swings
+    less than the wall time."""
     trainer = make_trainer(w)
-    started = time.perf_counter()
+    run_epoch, step_cpu = trainer.run_epoch, [0.0]
+
+    def timed_epoch(lr: float):  # type: ignore[no-untyped-def]
+        started = time.process_time()
+        try:
+            return run_epoch(lr)
+        finally:
+            step_cpu[0] += time.process_time() - started
+
+    trainer.run_epoch = timed_epoch
+    started, cpu = time.perf_counter(), time.process_time()
     trainer.fit()
-    wall = time.perf_counter() - started
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     p = trainer.progress
     assert p.samples == w.samples, (p.samples, w.samples)
     return {"seconds": p.train_seconds, "wall_seconds": wall, "samples": p.samples,
-            "final_train_loss": trainer.history[-1].get("train_loss")}
+            "step_cpu_seconds": step_cpu[0], "fit_cpu_seconds": cpu,
+            "final_train_loss": trainer.history[-1].get("train_loss"),
+            "final_params_sha256": params_digest(trainer)}
+
+
+def params_digest(trainer: Trainer) -> str:
+    """SHA-256 of the trained parameters' bytes: two checkouts trained bit for bit alike give
+    the same digest (run.py --base compares them)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for key, value in sorted(trainer.network.get_params().items()):
+        digest.update(key.encode())
+        digest.update(value.tobytes())
+    return digest.hexdigest()
 
 
 def eval_overhead(w: Workload) -> dict:

@@ -93,6 +93,7 @@ class Optimizer:
             (np.empty(CHUNK, dtype=self.dtype), np.empty(CHUNK, dtype=self.dtype))
             for _ in self._groups[1:]]
         self._pool: ThreadPoolExecutor | None = None
+        self._views: tuple[np.ndarray, np.ndarray, list[list[tuple[np.ndarray, ...]]]] | None = None
         # The step's scalars as 0-d arrays of the parameters' dtype, refilled each step: a ufunc
         # converts a Python float operand on every call, which costs as much as the arithmetic
         # on a small network. The values are the Python floats cast to the dtype, exactly what
@@ -105,7 +106,7 @@ class Optimizer:
     # the state vectors; views, temporaries and the thread pool are rebuilt for the copy, so it
     # continues exactly as the original would and shares no memory with it.
     _DERIVED = ("state_views", "_tmp", "_tmp2", "_chunks", "threads", "_groups",
-                "_temporaries", "_pool", "_coef", "_coef_views")
+                "_temporaries", "_pool", "_views", "_coef", "_coef_views")
 
     def __getstate__(self) -> dict[str, Any]:
         return {key: value for key, value in self.__dict__.items() if key not in self._DERIVED}
@@ -123,26 +124,36 @@ class Optimizer:
         if len(self._chunks) == 1:
             self._update(theta, grad, *state, tmp, tmp2, coef)
             return
-        if len(self._groups) == 1:
-            self._update_chunks(self._chunks, theta, grad, state, self._temporaries[0], coef)
+        first, *others = self._chunk_views(theta, grad, state)
+        if not others:
+            self._update_chunks(first, coef)
             return
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(len(self._groups) - 1,
-                                            thread_name_prefix="dlcli-optimizer")
-        others = [self._pool.submit(self._update_chunks, group, theta, grad, state, temps, coef)
-                  for group, temps in zip(self._groups[1:], self._temporaries[1:])]
-        self._update_chunks(self._groups[0], theta, grad, state, self._temporaries[0], coef)
-        for future in others:
+            self._pool = ThreadPoolExecutor(len(others), thread_name_prefix="dlcli-optimizer")
+        futures = [self._pool.submit(self._update_chunks, group, coef) for group in others]
+        self._update_chunks(first, coef)
+        for future in futures:
             future.result()
 
-    def _update_chunks(self, chunks: Sequence[slice], theta: np.ndarray, grad: np.ndarray,
-                       state: list[np.ndarray], temporaries: tuple[np.ndarray, np.ndarray],
+    def _chunk_views(self, theta: np.ndarray, grad: np.ndarray, state: list[np.ndarray]
+                     ) -> list[list[tuple[np.ndarray, ...]]]:
+        """Per thread, the arrays ``_update`` takes for each of its chunks: views of theta, grad
+        and the state, and the thread's temporaries cut to the chunk's length. Made once for the
+        vectors it is given (a training loop passes the same theta and grad at every step), so
+        a step does not slice every vector anew for every chunk."""
+        views = self._views
+        if views is None or views[0] is not theta or views[1] is not grad:
+            groups = [[(theta[part], grad[part], *(s[part] for s in state),
+                        tmp[:part.stop - part.start], tmp2[:part.stop - part.start])
+                       for part in group]
+                      for group, (tmp, tmp2) in zip(self._groups, self._temporaries)]
+            views = self._views = (theta, grad, groups)
+        return views[2]
+
+    def _update_chunks(self, chunks: Sequence[tuple[np.ndarray, ...]],
                        coef: tuple[np.ndarray, ...]) -> None:
-        tmp, tmp2 = temporaries
-        for part in chunks:
-            n = part.stop - part.start
-            self._update(theta[part], grad[part], *(s[part] for s in state), tmp[:n], tmp2[:n],
-                         coef)
+        for arrays in chunks:
+            self._update(*arrays, coef)
 
     def _coefficients(self, lr: float) -> tuple[float, ...]:
         """The scalars named by ``coefficients`` for update number ``self.t`` (from 1)."""
