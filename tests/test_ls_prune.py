@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from dlcli.cli.app import app
 from helpers import SMALL, metrics, write_config
+from test_compare import write_run
 
 runner = CliRunner()
 TINY = dict(SMALL, training={"epochs": 3, "batch_size": 32})
@@ -188,3 +189,19 @@ def test_help_shows_flags_as_flags() -> None:
     line = next(x for x in result.stdout.splitlines() if "--quiet" in x)
     assert "<bool>" not in line
     assert "--install-completion" in runner.invoke(app, ["--help"]).stdout
+
+
+def test_a_search_whose_trials_tie_on_accuracy_names_the_one_with_the_lower_loss(
+        tmp_path: Path) -> None:
+    from dlcli.reports import listing
+
+    search = tmp_path / "runs" / "20261124-161500-q-search"
+    for i, cost in enumerate((0.5, 0.3, 0.4)):
+        path = write_run(search, f"q-t{i}", costs=[0.7, cost], stamp=f"20261124-16150{i}")
+        metrics = json.loads((path / "metrics.json").read_text())
+        metrics["best"]["dev_accuracy"] = metrics["final"]["dev_accuracy"] = 0.9917
+        (path / "metrics.json").write_text(json.dumps(metrics))
+    (search / "trials.csv").write_text("trial\n")
+    (entry,) = listing.read_entries(tmp_path / "runs")
+    listing.score([entry], "dev_accuracy")
+    assert entry.best is not None and entry.best.name == "q-t1"

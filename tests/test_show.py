@@ -100,8 +100,15 @@ def test_show_a_directory_of_runs_is_an_error_that_names_one(tmp_path: Path) -> 
     run = write_run(tmp_path, "only", costs=[0.7, 0.6])
     result = invoke(tmp_path)
     assert result.exit_code == 2
-    assert "is not a run directory but holds 1" in result.stderr
-    assert str(run) in result.stderr
+    assert f"'{tmp_path}' is a directory of 1 run, not one run; show takes one, e.g. its best " \
+        f"by dev_loss, '{run}'; dlcli compare {tmp_path} compares them" in result.stderr
+    search = tmp_path / "20261124-161500-q-search"
+    for i in range(2):
+        write_run(search, f"q-t{i}", costs=[0.7, 0.6 - 0.1 * i], stamp=f"20261124-16150{i}")
+    (search / "trials.csv").write_text("trial\n")
+    result = invoke(search)
+    assert result.exit_code == 2 and f"'{search}' is a search of 2 runs" in result.stderr
+    assert "e.g. its best by dev_loss" in result.stderr and "q-t1" in result.stderr
 
 
 def test_show_bad_paths_and_options_exit_2_without_traceback(tmp_path: Path) -> None:

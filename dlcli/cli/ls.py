@@ -13,7 +13,7 @@ import typer
 from dlcli.cli import complete
 from rich.table import Table
 
-from dlcli import console
+from dlcli import console, numbers
 from dlcli.cli.compare import output_console
 
 if TYPE_CHECKING:   # imported where used: building the CLI loads no numpy
@@ -62,8 +62,8 @@ def render(entries: list[listing.Entry], metric: str) -> None:
     label = metric_label(metric)
     rows = [{"id": e.id, "name": e.name, "status": e.status,
              **({"runs": str(len(e.runs))} if groups else {}),
-             "epochs": f"{e.epochs:,}" if e.epochs is not None else "-",
-             label: "-" if e.value is None else f"{e.value:#.4g}", "age": listing.age(e.started),
+             "epochs": numbers.count(e.epochs),
+             label: numbers.measure(e.value, pad=True), "age": listing.age(e.started),
              "tags": ", ".join(e.tags)} for e in entries]
     columns = list(rows[0])
     natural = {c: max(len(c), *(len(r[c]) for r in rows)) for c in columns}

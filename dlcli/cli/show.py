@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dlcli import console as cli_console
+from dlcli import numbers
 from dlcli.cli.compare import output_console
 from dlcli.errors import InputError, RunError
 from dlcli.reports.smoothing import check_beta, ewma
@@ -25,8 +26,10 @@ SUMMARY_KEYS = ("epochs_run", "steps", "best_epoch", "monitor", "restored_epoch"
 
 
 def check_run_dir(path: Path) -> None:
-    """An InputError unless ``path`` is one run directory (with a hint when it holds runs)."""
+    """An InputError unless ``path`` is one run directory (naming what it is instead, its best
+    run and the command that takes it, when it holds runs)."""
     from dlcli.reports.compare import compare_runs
+    from dlcli.reports.listing import group_kind
     from dlcli.runs.reader import find_runs, is_run_dir, read_run
 
     if is_run_dir(path):
@@ -34,11 +37,12 @@ def check_run_dir(path: Path) -> None:
     runs = find_runs([path])  # raises compare's error for a missing path, a file, no runs
     comparison = compare_runs([read_run(run) for run in runs])
     best = comparison.best
-    example = (f"the best by {comparison.metric}, {str(best.path)!r}" if best is not None
+    what = {"search": "a search", "study": "a sweep"}.get(group_kind(path), "a directory")
+    example = (f"its best by {comparison.metric}, {str(best.path)!r}" if best is not None
                else repr(str(runs[-1])))
-    raise InputError(f"{str(path)!r} is not a run directory but holds {len(runs)}; "
-                     f"show takes one, e.g. {example} "
-                     "(dlcli compare takes a directory of runs)")
+    raise InputError(f"{str(path)!r} is {what} of {len(runs)} run{'s' if len(runs) != 1 else ''}"
+                     f", not one run; show takes one, e.g. {example}; dlcli compare {path} "
+                     "compares them")
 
 
 def summary(record: RunRecord) -> list[tuple[str, str]]:
@@ -56,8 +60,9 @@ def summary(record: RunRecord) -> list[tuple[str, str]]:
              if m.get(key) is not None]
     if isinstance(m.get("train_seconds"), (int, float)):
         speed = m.get("samples_per_second")
-        rows.append(("time", f"{m['train_seconds']:.2f}s training" + (
-            f", {speed:,.0f} samples/s" if isinstance(speed, (int, float)) else "")))
+        rows.append(("time", f"{numbers.measure(m['train_seconds'])}s training" + (
+            f", {numbers.measure(float(speed))} samples/s"
+            if isinstance(speed, (int, float)) else "")))
     if record.overrides:
         rows.append(("overrides", " ".join(f"--set {o}" for o in record.overrides)))
     return rows

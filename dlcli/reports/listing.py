@@ -17,7 +17,7 @@ from typing import Any
 
 from dlcli.errors import InputError
 from dlcli.registry import did_you_mean
-from dlcli.reports.compare import direction, metric_value
+from dlcli.reports.compare import companion_metric, direction, metric_value
 from dlcli.runs.reader import RunRecord, is_run_dir, read_run, run_id, time_stamp
 from dlcli.runs.tags import read_meta
 
@@ -80,7 +80,15 @@ def _best(records: Sequence[RunRecord], metric: str) -> tuple[RunRecord | None, 
     scored = [(metric_value(r, metric), r) for r in records]
     with_value = [(v, r) for v, r in scored if v is not None]
     if with_value:
-        value, record = min(with_value, key=lambda pair: sign * pair[0])
+        # Accuracies tie often (0.9917 is 119 of 120): the split's loss decides between them,
+        # so ls names the run compare ranks first.
+        tie = companion_metric(metric) if sign < 0 else None
+
+        def key(pair: tuple[float, RunRecord]) -> tuple[float, float]:
+            loss = metric_value(pair[1], tie) if tie else None
+            return sign * pair[0], math.inf if loss is None else loss
+
+        value, record = min(with_value, key=key)
         return record, value
     return (records[-1] if records else None), None
 
@@ -112,7 +120,8 @@ def _group_name(path: Path, kind: str) -> str:
         else path.name
 
 
-def _kind(path: Path) -> str:
+def group_kind(path: Path) -> str:
+    """``search`` or ``study`` for a tune or sweep directory, else ``group``."""
     for marker, kind in GROUP_KINDS:
         if (path / marker).is_file():
             return kind
@@ -149,7 +158,7 @@ def read_entries(runs_dir: str | os.PathLike[str]) -> list[Entry]:
             continue
         if not runs:
             continue
-        kind = _kind(child)
+        kind = group_kind(child)
         meta = read_meta(child)
         started = min((_started(r.path, r.metrics) for r in runs), default=_started(child))
         stamp_time = _started(child) if time_stamp(child.name) else started
