@@ -62,7 +62,22 @@ def test_study_png_has_cost_loss_accuracy_and_a_boundary_per_point(moons_study, 
     assert legends(fig)[0].get_title().get_text() == "optimizer.name"
     assert "mean of 2 seeds; band: min-max" in texts and "best epoch" in texts
     boundary_titles = [ax.get_title() for ax in all_axes(fig) if ax.get_label() == "boundary"]
-    assert boundary_titles[0].startswith("name=gd") and boundary_titles[1].startswith("name=adam")
+    assert boundary_titles[0].startswith("optimizer=gd")
+    assert boundary_titles[1].startswith("optimizer=adam")
+
+
+@pytest.mark.slow
+def test_boundary_panels_draw_classes_in_greys_so_colour_only_means_the_point(moons_study):
+    from matplotlib.colors import to_rgba
+
+    fig = study_figure(moons_study)
+    point_colours = {to_rgba(c) for c in colors(2)}
+    for ax in (ax for ax in all_axes(fig) if ax.get_label() == "boundary"):
+        drawn = [tuple(c) for collection in ax.collections
+                 for c in [*collection.get_facecolors(), *collection.get_edgecolors()]]
+        assert drawn and all(r == g == b for r, g, b, _ in drawn)   # regions and points: greys
+        assert {to_rgba(s.get_edgecolor()) for s in ax.spines.values()} <= point_colours
+    assert {"class 0", "class 1"} <= set(legend_texts(fig))
 
 
 @pytest.mark.slow
@@ -137,6 +152,7 @@ def test_short_labels_move_shared_keys_into_a_title():
     assert short_labels(["adam", "gd"]) == ("", ["adam", "gd"])
     assert short_labels(["a=1", "b=2"]) == ("", ["a=1", "b=2"])
     assert caption_of("regularization.l2=0.7, model.keep_prob=1.0") == "l2=0.7, keep_prob=1.0"
+    assert caption_of("optimizer.name=adam") == "optimizer=adam"
     assert caption_of("a.x=1, b.x=2") == "a.x=1, b.x=2"
     assert caption_of("adam") == "adam"
 

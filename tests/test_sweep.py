@@ -303,6 +303,32 @@ def test_compare_groups_a_sweep_directory_by_its_grid_keys(small_sweep):
     assert len(json.loads(ungrouped.stdout)) == 4
 
 
+@pytest.mark.slow
+def test_compare_of_a_sweep_directory_draws_the_sweeps_own_study_png(small_sweep, tmp_path):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        shown = compare_cli([str(small_sweep), "--plot", str(tmp_path / "again.png")])
+    assert shown.exit_code == 0, shown.output
+    # same points in the same order, the same seed's boundary, the same title: the same file
+    assert (tmp_path / "again.png").read_bytes() == (small_sweep / "study.png").read_bytes()
+
+
+def test_plot_groups_keep_the_order_runs_were_made_in_not_their_rank(small_sweep):
+    from dlcli.reports import compare as report
+    from dlcli.reports import groups as grouped
+    from dlcli.runs.reader import read_run, read_runs
+
+    for metric in ("final.dev_loss", "final.dev_accuracy", "final.train_loss"):
+        grouping = grouped.group_runs(report.compare_runs(read_runs([small_sweep]), metric),
+                                      ["optimizer.name"])
+        groups = grouped.plot_groups(grouping)
+        assert list(groups) == ["optimizer.name=gd", "optimizer.name=adam"]   # grid order
+        for dirs in groups.values():
+            assert [read_run(d).config["seed"] for d in dirs] == [5, 6]
+
+
 def test_compare_group_by_seed_gives_a_row_per_seed_and_plots_bands(small_sweep, tmp_path):
     shown = compare_cli([str(small_sweep), "--group-by", "seed",
                                           "--format", "markdown",

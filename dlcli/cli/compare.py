@@ -218,7 +218,9 @@ def compare(
     grouping = grouped.group_runs(comparison, keys) if keys else None
 
     if grouping is not None:
-        _show_groups(grouping, comparison, output_format, plot, wide)
+        # One sweep directory grouped by its own grid: --plot draws what sweep drew.
+        sweep = run_dirs[0] if group_by is None and not tag else None
+        _show_groups(grouping, comparison, output_format, plot, wide, sweep)
     elif output_format is Format.json:
         typer.echo(report.to_json(comparison))
     elif output_format is Format.csv:
@@ -235,7 +237,9 @@ def compare(
         runs = [(label, r.history) for label, r in zip(report.run_labels(comparison),
                                                        comparison.records) if r.readable]
         try:
-            plot_runs(runs, plot, smooth=smooth)
+            plot_runs(runs, plot, smooth=smooth,
+                      legend_title=f"best first by {comparison.metric}"
+                      if comparison.best is not None else "")
         except OSError as exc:
             raise RunError(f"could not write {str(plot)!r}: {exc}") from None
         typer.echo(f"wrote {plot}", err=True)
@@ -245,7 +249,8 @@ def compare(
 
 
 def _show_groups(grouping: grouped.Grouping, comparison: report.Comparison,
-                 output_format: Format, plot: Path | None, wide: bool) -> None:
+                 output_format: Format, plot: Path | None, wide: bool,
+                 sweep: Path | None = None) -> None:
     from dlcli.reports import compare as report
     from dlcli.reports import groups as grouped
 
@@ -261,8 +266,16 @@ def _show_groups(grouping: grouped.Grouping, comparison: report.Comparison,
         typer.echo(f"note: {note}", err=True)
     if plot is not None:
         from dlcli.reports.study_plot import plot_study
+        groups, title = grouped.plot_groups(grouping), ""
+        if sweep is not None:
+            # The sweep's own points, in grid order, each with its seeds in order and the
+            # sweep's labels: the same study.png (colours, boundaries, title) as sweep drew.
+            from dlcli.study.grid import open_sweep
+
+            study = open_sweep(sweep)
+            groups, title = study.planner.groups(study) or groups, study.path.name
         try:
-            plot_study(grouped.plot_groups(grouping), plot)
+            plot_study(groups, plot, title=title)
         except OSError as exc:
             raise RunError(f"could not write {str(plot)!r}: {exc}") from None
         typer.echo(f"wrote {plot}", err=True)

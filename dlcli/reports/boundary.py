@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -135,21 +135,47 @@ def plane(X: np.ndarray, n: int = GRID) -> tuple[np.ndarray, np.ndarray]:
     return np.meshgrid(xs, ys)
 
 
-def draw_boundary(ax: Axes, inputs: BoundaryInputs, title: str = "") -> None:
-    """Fill the plane with the predicted class and put the training points on top."""
+# In greys, classes are told apart by the shade of their region and the marker of their points,
+# so a picture whose colours already mean something else (study.png: one colour per grid point)
+# keeps one meaning per colour.
+GREY_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "p", "h")
+
+
+def grey_shades(n_classes: int) -> tuple[list[tuple[float, ...]], list[tuple[float, ...]]]:
+    """(region colours, point colours) per class: regions from light to mid grey, points from
+    white to black, so a point stands out on every region."""
+    steps = [k / max(n_classes - 1, 1) for k in range(n_classes)]
+    regions = [(g, g, g, 1.0) for g in (0.95 - 0.25 * t for t in steps)]
+    points = [(g, g, g, 1.0) for g in (1.0 - t for t in steps)]
+    return regions, points
+
+
+def draw_boundary(ax: Axes, inputs: BoundaryInputs, title: str = "", *,
+                  greys: bool = False) -> None:
+    """Fill the plane with the predicted class and put the training points on top; ``greys``
+    draws the classes in shades of grey with a marker each instead of in colour."""
+    from matplotlib.colors import ListedColormap
+
     n_classes = max(len(inputs.class_names), int(inputs.y.max()) + 1 if inputs.y.size else 2)
-    cmap = _cmap(n_classes)
+    regions, point_colours = grey_shades(n_classes) if greys else (None, None)
+    cmap = ListedColormap(regions) if regions else _cmap(n_classes)
     xx, yy = plane(inputs.X)
     predicted = inputs.predict(np.column_stack([xx.ravel(), yy.ravel()])).reshape(xx.shape)
     levels = np.arange(n_classes + 1) - 0.5
-    ax.contourf(xx, yy, predicted, levels=levels, cmap=cmap, alpha=0.35, vmin=-0.5,
-                vmax=n_classes - 0.5)
+    ax.contourf(xx, yy, predicted, levels=levels, cmap=cmap, alpha=1.0 if greys else 0.35,
+                vmin=-0.5, vmax=n_classes - 0.5)
     X, y = inputs.X, inputs.y
     if len(y) > MAX_POINTS:   # the same sample every time the picture is drawn
         keep = np.random.default_rng(0).choice(len(y), MAX_POINTS, replace=False)
         X, y = X[keep], y[keep]
-    ax.scatter(X[:, 0], X[:, 1], c=y, cmap=cmap, vmin=-0.5, vmax=n_classes - 0.5, s=9,
-               edgecolors="black", linewidths=0.3)
+    if point_colours:
+        for k, colour in enumerate(point_colours):
+            ax.scatter(X[y == k, 0], X[y == k, 1], color=colour,
+                       marker=GREY_MARKERS[k % len(GREY_MARKERS)], s=11, edgecolors="black",
+                       linewidths=0.4)
+    else:
+        ax.scatter(X[:, 0], X[:, 1], c=y, cmap=cmap, vmin=-0.5, vmax=n_classes - 0.5, s=9,
+                   edgecolors="black", linewidths=0.3)
     ax.set_xlim(xx.min(), xx.max())
     ax.set_ylim(yy.min(), yy.max())
     ax.set_xlabel(inputs.feature_names[0] if inputs.feature_names else "x1", labelpad=1)
@@ -171,8 +197,13 @@ def plot_boundary(inputs: BoundaryInputs, path: str | os.PathLike[str], title: s
     save_atomically(fig, path)
 
 
-def class_legend(inputs: Sequence[BoundaryInputs]) -> list[tuple[str, object]]:
-    """(class name, colour) pairs for a legend of the classes drawn."""
+def class_legend(inputs: Sequence[BoundaryInputs]) -> list[Any]:
+    """Legend handles for the classes as ``draw_boundary(greys=True)`` draws them: the
+    marker and shade of each class's points over the shade of its region."""
+    from matplotlib.lines import Line2D
+
     names = max((i.class_names for i in inputs), key=len, default=[])
-    cmap = _cmap(len(names))
-    return [(name, cmap(k)) for k, name in enumerate(names)]
+    regions, points = grey_shades(len(names))
+    return [Line2D([], [], marker=GREY_MARKERS[k % len(GREY_MARKERS)], linestyle="",
+                   markerfacecolor=points[k], markeredgecolor="black", markersize=7,
+                   label=f"class {name}") for k, name in enumerate(names)]

@@ -233,5 +233,15 @@ def to_markdown(grouping: Grouping) -> str:
 
 
 def plot_groups(grouping: Grouping) -> dict[str, list[Path]]:
-    """Label -> run directories, as ``plot_study`` takes them."""
-    return {g.label: [r.path for r in g.records] for g in grouping.groups}
+    """Label -> run directories, as ``plot_study`` takes them: the groups in the order their
+    first run was made and each group's runs by seed (then directory), never in rank order, so
+    a group keeps its colour and its first seed's boundary however the runs score."""
+    def made(record: RunRecord) -> tuple[str, str]:
+        return (record.path.name, str(record.path))   # names start with the time they were made
+
+    def by_seed(record: RunRecord) -> tuple[int, str, str]:
+        seed = record.config.get("seed")
+        return (seed if isinstance(seed, int) else 0, *made(record))
+
+    groups = sorted(grouping.groups, key=lambda g: min(made(r) for r in g.records))
+    return {g.label: [r.path for r in sorted(g.records, key=by_seed)] for g in groups}

@@ -36,15 +36,15 @@ def _figure(panels: int) -> Figure:
 
 
 def colors(n: int) -> list[Any]:
-    """``n`` distinct colours: matplotlib's ten default colours, then (for more than ten lines,
-    where those would repeat) evenly spaced samples of a perceptually ordered colour map."""
+    """``n`` distinct colours: matplotlib's ten default colours; up to 20, those and then their
+    light versions (tab20); beyond, evenly spaced samples of a colour map (turbo)."""
     if n <= 10:
         return [f"C{i}" for i in range(n)]
     from matplotlib import colormaps
 
-    if n <= 20:
-        cmap = colormaps["tab20"]
-        return [cmap(i) for i in range(n)]
+    if n <= 20:   # tab20's strong colours (tab10's) first, then their light partners: runs
+        cmap = colormaps["tab20"]   # next to each other in a legend never get one hue twice
+        return [cmap(2 * i if i < 10 else 2 * (i - 10) + 1) for i in range(n)]
     cmap = colormaps["turbo"]
     return [cmap(0.05 + 0.9 * i / (n - 1)) for i in range(n)]
 
@@ -198,7 +198,7 @@ def _overlay(ax: Axes, color: Any, x: list[float], y: list[float], style: str,
 
 
 def plot_runs(runs: Sequence[tuple[str, HistoryRows]], path: str | os.PathLike[str],
-              title: str = "", smooth: float | None = None) -> None:
+              title: str = "", smooth: float | None = None, legend_title: str = "") -> None:
     """Overlay several runs' curves in one figure written to ``path``.
 
     ``runs`` is (legend label, history rows) per run. The top panel has the training cost (solid)
@@ -230,8 +230,9 @@ def plot_runs(runs: Sequence[tuple[str, HistoryRows]], path: str | os.PathLike[s
             _overlay(ax, color, *series(rows, train_column), TRAIN, smooth)
             _overlay(ax, color, *series(rows, dev_column), DEV, smooth)
         handles.append(Line2D([], [], color=color, label=label))
-    handles += [Line2D([], [], color="grey", linestyle=TRAIN, label="training"),
-                Line2D([], [], color="grey", linestyle=DEV, label="dev")]
+    # black: grey is one of the runs' colours (tab10's eighth)
+    handles += [Line2D([], [], color="black", linestyle=TRAIN, label="training"),
+                Line2D([], [], color="black", linestyle=DEV, label="dev")]
     for ax, ylabel, _ in panels:
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
@@ -242,5 +243,6 @@ def plot_runs(runs: Sequence[tuple[str, HistoryRows]], path: str | os.PathLike[s
         title += f"{' - ' if title else ''}smoothed (EWMA, beta={smooth}); faint: raw"
     if title:
         axes[0].set_title(title)
-    fig.legend(handles=handles, loc="outside right upper", fontsize="small", ncols=columns)
+    fig.legend(handles=handles, loc="outside right upper", fontsize="small", ncols=columns,
+               title=legend_title or None, title_fontsize="small")
     save_atomically(fig, path)

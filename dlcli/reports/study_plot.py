@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from dlcli.errors import DlcliError
 from dlcli.reports import boundary
+from dlcli.reports.compare import short_keys
 from dlcli.reports.plots import colors, save_atomically, series, value_axis
 from dlcli.run_schema import (COST, EVALUATED_SPLITS, LEARNING_RATE, MEASURES,
                               grad_norm_column, metric_name)
@@ -246,13 +247,12 @@ def short_labels(labels: Sequence[str]) -> tuple[str, list[str]]:
 
 def caption_of(label: str) -> str:
     """A panel caption for a point: "regularization.l2=0.7, model.keep_prob=1.0" reads
-    "l2=0.7, keep_prob=1.0" (each key's last part, unless two keys share it)."""
+    "l2=0.7, keep_prob=1.0" (each key's last part, unless two keys share it; ``optimizer`` for
+    ``optimizer.name``, as ``compare.short_keys`` names them)."""
     parts = [part.partition("=") for part in label.split(", ")]
     if not all(sep for _, sep, _ in parts):
         return label
-    short = [key.rpartition(".")[2] for key, _, _ in parts]
-    if len(set(short)) < len(short):
-        return label
+    short = short_keys([key for key, _, _ in parts])
     return ", ".join(f"{name}={value}" for name, (_, _, value) in zip(short, parts))
 
 
@@ -394,12 +394,17 @@ def study_figure(groups: Mapping[str, Sequence[Path]], *, title: str = "") -> Fi
             kept = "best" if run.metrics.get("restored_epoch") is not None else "final"
             accuracy = run.block(kept).get("dev_accuracy")
             caption = text + (f"\ndev acc {accuracy:.3f}" if _finite(accuracy) else "")
-            boundary.draw_boundary(ax, inputs, caption)
+            # classes in greys: colour here means the point, as in every panel above
+            boundary.draw_boundary(ax, inputs, caption, greys=True)
             ax.set_label("boundary")
             for spine in ax.spines.values():
                 spine.set_edgecolor(point.color)
                 spine.set_linewidth(2.5)
-        bottom.suptitle("decision boundaries (first seed of each point; dots: training data)",
-                        fontsize="medium")
+        bottom.suptitle("decision boundaries (first seed of each point; frame: the point's "
+                        "colour; markers: training data)", fontsize="medium")
+        if boundaries:
+            bottom.legend(handles=boundary.class_legend([i for _, _, i in boundaries]),
+                          loc="outside right upper", fontsize="small", title="classes",
+                          title_fontsize="small")
     return fig
 
