@@ -6,15 +6,18 @@ directory, machine formats), so ``dlcli train cfg.yaml | tail -1`` is the run di
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                           TimeElapsedColumn, TimeRemainingColumn)
-from rich.markup import escape
+from rich.cells import cell_len
+from rich.console import Console, RenderableType
+from rich.progress import Progress, ProgressColumn, Task
+from rich.progress_bar import ProgressBar as BarGraphic
 from rich.table import Table
 from rich.text import Text
 
+from dlcli.numbers import clock, count, measure
 from dlcli.run_schema import COST, EVALUATED_SPLITS, METRICS, metric_name
 from dlcli.train.callbacks import Callback
 
@@ -27,17 +30,24 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True)
 
 
+def _say(console: Console, text: str | Text, style: str | None = None) -> None:
+    """One message. In a terminal a long one wraps at word boundaries (the terminal itself
+    would cut words); into a file or a pipe it stays on one line, for grep and logs."""
+    console.print(text, style=style, markup=False, highlight=False,
+                  soft_wrap=not console.is_terminal)
+
+
 def error(message: str) -> None:
-    """``error: message`` on one line (the console never wraps it)."""
-    err.print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False)
+    """``error: message``."""
+    _say(err, Text.assemble(("error:", "bold red"), " ", message))
 
 
 def warn(message: str) -> None:
-    err.print(f"[yellow]{escape(message)}[/]")
+    _say(err, message, "yellow")
 
 
 def info(message: str) -> None:
-    err.print(message, markup=False)
+    _say(err, message)
 
 
 def _fmt(value: Any, digits: int = 4) -> str:
@@ -48,41 +58,159 @@ def _fmt(value: Any, digits: int = 4) -> str:
     return str(value)
 
 
+@dataclass(frozen=True)
+class Field:
+    """One field of a progress bar's line. When the line is wider than the terminal, fields
+    give way in ``rank`` order (lowest first; 0 never): to their ``short`` form if they have
+    one, then cut to no fewer than ``least`` cells with an ellipsis (when ``least``), then
+    gone, unless ``kept``."""
+
+    text: str
+    rank: int = 0
+    short: str = ""
+    least: int = 0
+    kept: bool = False
+    style: str = ""
+
+
+BAR_WIDTH = (10, 40)      # the bar's narrowest and widest, in cells
+# Cells left free at the right: the terminal echoes ^C after the line, and a line as wide as
+# the terminal would wrap there, leaving the last bar drawn twice.
+MARGIN = 2
+TIMES_RANK = 20           # "0:03 elapsed · 0:10 left" becomes "0:03 · 0:10 left"
+DESCRIPTION_RANK = 30     # the bar's label (the run or study name, printed above it too)
+BAR_RANK = 40             # the bar itself goes last
+
+
+def fit_line(width: int, fields: Sequence[Field], bar_at: int, bar_rank: int = BAR_RANK
+             ) -> tuple[list[str], int]:
+    """The texts of ``fields`` as they fit in ``width`` cells ("" for a field that went) and
+    the bar's width (0 when it went), the bar standing just before ``fields[bar_at]``.
+
+    The bar has one space on each side, the fields two between them. The bar shrinks first,
+    down to ``BAR_WIDTH[0]``; then fields give way (see ``Field``), and the bar goes at its
+    ``bar_rank`` among them."""
+    texts = [f.text for f in fields]
+
+    def length(bar: int) -> int:
+        items = [cell_len(t) for t in texts[:bar_at] if t]
+        after = [cell_len(t) for t in texts[bar_at:] if t]
+        if bar:
+            return sum(items) + sum(after) + bar + (1 if items else 0) + (1 if after else 0) \
+                + 2 * max(0, len(items) - 1) + 2 * max(0, len(after) - 1)
+        shown = items + after
+        return sum(shown) + 2 * max(0, len(shown) - 1)
+
+    bar = BAR_WIDTH[0]
+    steps = sorted([*(i for i, f in enumerate(fields) if f.rank), -1],
+                   key=lambda i: bar_rank if i < 0 else fields[i].rank)
+    for i in steps:
+        if length(bar) <= width:
+            break
+        if i < 0:
+            bar = 0
+            continue
+        field = fields[i]
+        if field.short:
+            texts[i] = field.short
+            if length(bar) <= width:
+                break
+        keep = cell_len(texts[i]) - (length(bar) - width)
+        if field.least and keep >= field.least:
+            texts[i] = _cut(texts[i], keep)
+            break
+        if not field.kept:
+            texts[i] = ""
+    if not bar and length(BAR_WIDTH[0]) <= width:   # a field that went after it left room
+        bar = BAR_WIDTH[0]
+    if bar:
+        bar = max(BAR_WIDTH[0], min(BAR_WIDTH[1], width - length(1) + 1))
+    return texts, bar
+
+
+def _cut(text: str, cells: int) -> str:
+    """``text`` in ``cells`` cells, its end replaced by an ellipsis when it is longer."""
+    if cell_len(text) <= cells:
+        return text
+    while text and cell_len(text) > cells - 1:
+        text = text[:-1]
+    return text.rstrip() + "…"
+
+
+class _Line(ProgressColumn):
+    """A ``Bar``'s whole line, laid out anew for the terminal's width at every redraw."""
+
+    def __init__(self, bar: Bar) -> None:
+        super().__init__()
+        self.owner = bar
+
+    def render(self, task: Task) -> RenderableType:
+        owner = self.owner
+        elapsed = clock(task.finished_time if task.finished else task.elapsed)
+        left = clock(0 if task.finished else task.time_remaining)
+        total = count(task.total)
+        fields = [Field(owner.description, DESCRIPTION_RANK, least=8, style="bold"),
+                  Field(f"{count(task.completed):>{len(total)}}/{total} {owner.unit}", kept=True),
+                  *owner.notes,
+                  Field(f"{elapsed} elapsed · {left} left", TIMES_RANK,
+                        short=f"{elapsed} · {left} left", kept=True, style="progress.elapsed")]
+        texts, width = fit_line(owner.console.width - MARGIN, fields, 1, owner.bar_rank)
+        line = Text(no_wrap=True, overflow="crop")
+        for i, (field, text) in enumerate(zip(fields, texts)):
+            if i == 1 and width:
+                if line:
+                    line.append(" ")
+                bar = BarGraphic(total=task.total, completed=task.completed, width=width)
+                options = owner.console.options.update(width=width)
+                for segment in owner.console.render(bar, options):
+                    line.append(segment.text, segment.style)
+                line.append(" ")
+            elif text and line and not line.plain.endswith(" "):
+                line.append("  ")
+            if text:
+                line.append(text, style=field.style)
+        return line
+
+
 class Bar:
-    """The one progress bar dlcli draws (stderr): description, a bar, done/total ``unit``, a
-    short note (the latest figures), elapsed and remaining time.
+    """The one progress bar dlcli draws (stderr), on one line that fits the terminal:
+    the description, a bar, done/total ``unit`` (``4,564/100,000 epochs``), the caller's note
+    fields (the latest figures) and the elapsed and remaining time (``0:03 elapsed · 0:10
+    left``). When the line would not fit, the bar shrinks and the least important fields give
+    way (``fit_line``).
 
     ``update`` redraws at most ten times a second unless ``force`` is given, so a caller may
     call it after every epoch at no cost next to training."""
 
     def __init__(self, description: str, total: int, unit: str,
-                 console: Console | None = None) -> None:
+                 console: Console | None = None, bar_rank: int = BAR_RANK) -> None:
         self.description, self.total, self.unit = description, total, unit
+        self.bar_rank = bar_rank
         self.console = console or err
+        self.notes: list[Field] = []
         self._progress: Progress | None = None
         self._task: Any = None
         self._last = 0.0
 
     def start(self, completed: int = 0) -> None:
-        self._progress = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn(f"{self.unit}  {{task.fields[note]}}", markup=False),
-            TimeElapsedColumn(), TimeRemainingColumn(), console=self.console, transient=False)
+        self._progress = Progress(_Line(self), console=self.console, transient=False)
         self._progress.start()
         self._task = self._progress.add_task(self.description, total=self.total,
-                                             completed=completed, note="")
+                                             completed=completed)
 
-    def update(self, completed: int, note: str, *, force: bool = False) -> None:
+    def update(self, completed: int, notes: Sequence[Field] = (), *,
+               force: bool = False) -> None:
         now = time.monotonic()
         if self._progress is None or (not force and now - self._last < 0.1):
             return
         self._last = now
-        self._progress.update(self._task, completed=completed, note=note)
+        self.notes = list(notes)
+        self._progress.update(self._task, completed=completed)
 
     def print(self, text: str, style: str | None = None) -> None:
-        """A line above the bar (the bar stays at the bottom)."""
+        """A line above the bar (the bar stays at the bottom), wrapped at word boundaries."""
         target = self._progress.console if self._progress is not None else self.console
-        target.print(text, style=style, markup=False, highlight=False)
+        _say(target, text, style)
 
     def stop(self) -> None:
         if self._progress is not None:
@@ -91,23 +219,31 @@ class Bar:
 
 
 class ProgressBar(Callback):
-    """Training progress over epochs on a ``Bar``, showing the cost and dev accuracy."""
+    """Training progress over epochs on a ``Bar``: the cost and the latest dev accuracy, up to
+    the trainer's ``epochs``."""
 
-    def __init__(self, total_epochs: int, description: str = "training",
-                 console: Console | None = None) -> None:
-        self.bar = Bar(description, total_epochs, "epochs", console)
+    DEV_RANK = 10   # the dev accuracy gives way first on a narrow terminal
+
+    def __init__(self, description: str = "training", console: Console | None = None) -> None:
+        self.bar = Bar(description, 0, "epochs", console)
+        self._dev: float | None = None
 
     def on_train_begin(self, trainer: Trainer) -> None:
+        self.bar.total = trainer.epochs
         self.bar.start(trainer.progress.epoch)
-        self.bar.update(trainer.progress.epoch, f"cost {_fmt(None)}", force=True)
+        last = trainer.history[-1] if trainer.history else {}
+        self._update(last, force=True)
 
     def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
         self._update(row, force=row["epoch"] >= self.bar.total)
 
     def _update(self, row: dict[str, Any], force: bool) -> None:
-        dev = row.get(DEV_ACCURACY)
-        self.bar.update(row["epoch"], f"cost {_fmt(row.get(COST))}"
-                        + (f"  dev acc {dev:.3f}" if dev is not None else ""), force=force)
+        if row.get(DEV_ACCURACY) is not None:   # not every epoch is evaluated: keep the last
+            self._dev = row[DEV_ACCURACY]
+        notes = [Field(f"cost {measure(row.get(COST), pad=True)}", kept=True)]
+        if self._dev is not None:
+            notes.append(Field(f"dev acc {measure(self._dev, pad=True)}", self.DEV_RANK))
+        self.bar.update(row.get("epoch", 0), notes, force=force)
 
     def on_train_end(self, trainer: Trainer) -> None:
         if trainer.history:

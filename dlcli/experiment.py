@@ -29,6 +29,7 @@ from dlcli.config.resumable import check_resumable
 from dlcli.config.schema import Config
 from dlcli.data.dataset import Dataset
 from dlcli.errors import DlcliError, InputError, RunError, WriteError
+from dlcli.numbers import count, measure
 from dlcli.reports import boundary
 from dlcli.reports.background import Painter
 from dlcli.reports.confusion import confusion_block
@@ -169,11 +170,13 @@ def _train_in(path: Path, prepared: Prepared, *, overrides: list[str] | None, lo
         # The recorder goes first so its final checkpoint is taken before restore-best.
         trainer.callbacks.insert(0, recorder)
         if parent is not None:
-            say(f"run {path.name}: resumed from {parent} at epoch {trainer.progress.epoch}")
+            say(f"run {path.name}: resumed from {parent} at epoch "
+                f"{count(trainer.progress.epoch)}")
         else:
-            say(f"run {path.name}: {data.source}, {data.train.m} training examples, "
-                f"{data.n_features} features, {data.n_classes} classes; "
-                f"network {trainer.network.sizes}, {trainer.network.theta.size} parameters")
+            say(f"run {path.name}: {data.source}, {count(data.train.m)} training examples, "
+                f"{count(data.n_features)} features, {count(data.n_classes)} classes; "
+                f"network {trainer.network.sizes}, {count(trainer.network.theta.size)} "
+                "parameters")
         for hint in prepared.hints:
             say(f"hint: {hint}")
         if on_start is not None:
@@ -389,10 +392,10 @@ def _finish(trainer: Trainer, config: Config, path: Path, started: str, say: Log
     attempt(lambda: write_json(path / METRICS_FILE, metrics))
     epochs, steps = trainer.progress.epoch, trainer.progress.step
     attempt(lambda: say(
-        f"{trainer.status}" + (f": {trainer.message}" if trainer.message else "")
-        + f" after {epochs} epoch{'' if epochs == 1 else 's'} ({steps} step"
-        f"{'' if steps == 1 else 's'}) in "
-        f"{trainer.progress.train_seconds:.2f}s of training"))
+        f"{trainer.status} after {count(epochs)} epoch{'' if epochs == 1 else 's'} "
+        f"({count(steps)} step{'' if steps == 1 else 's'}) in "
+        f"{measure(trainer.progress.train_seconds)}s of training"
+        + (f": {trainer.message}" if trainer.message else "")))
     if errors and not failing:
         raise errors[0]
     return metrics

@@ -14,6 +14,7 @@ a legend say the same number the same way (standard library only).
 - ``spread(mean, std)``: ``mean ± std``, both to the decimal place the std warrants.
 - ``counted(n, noun)``: a count with its noun in the right number (``1 seed``, ``3 seeds``,
   ``192,000 steps``).
+- ``clock(seconds)``: a duration as a clock shows it, ``0:07``, ``12:05``, ``1:02:05``.
 """
 from __future__ import annotations
 
@@ -111,3 +112,13 @@ def spread(mean: Any, std: Any, digits: int = DIGITS) -> str:
     if place <= 0:                                      # round both to tens, hundreds, ...
         return f"{round(mean, place):,.0f} ± {round(std, place):,.0f}"
     return f"{mean:,.{place}f} ± {std:,.{place}f}"
+
+
+def clock(seconds: Any) -> str:
+    """A duration as ``M:SS`` under an hour and ``H:MM:SS`` from there (``0:07``, ``12:05``,
+    ``1:02:05``), whole seconds rounded down; ``-:--`` for None (not known yet)."""
+    if seconds is None or not math.isfinite(float(seconds)):
+        return "-:--"
+    minutes, secs = divmod(max(0, int(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

@@ -131,7 +131,9 @@ def test_a_failed_write_is_one_line_exit_1_and_a_failed_status(tmp_path, runs_di
         assert metrics(run)["status"] == "failed"
         assert metrics(run)["message"] == expected
     log = (run / "train.log").read_text()
-    assert f"failed: {expected}" in log and "Traceback" not in log
+    last = log.splitlines()[-1]
+    assert last.startswith("failed after ") and last.endswith(f"of training: {expected}")
+    assert "Traceback" not in log
 
 
 def test_a_write_error_during_a_run_keeps_the_history_whole(tmp_path, runs_dir, monkeypatch):

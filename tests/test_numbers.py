@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from dlcli.numbers import count, counted, measure, setting, spread
+from dlcli.numbers import clock, count, counted, measure, setting, spread
 
 
 @pytest.mark.parametrize("value,text", [
@@ -71,3 +71,10 @@ def test_short_setting_keeps_what_a_person_typed_and_cuts_drawn_values_to_4_digi
     (2, "search", "searches", "2 searches")])
 def test_counted_puts_the_noun_in_the_right_number(n, noun, plural, text):
     assert counted(n, noun, plural) == text
+
+
+@pytest.mark.parametrize("seconds,text", [
+    (0, "0:00"), (7.9, "0:07"), (65, "1:05"), (725, "12:05"), (3725, "1:02:05"),
+    (360000, "100:00:00"), (-1, "0:00"), (None, "-:--"), (float("inf"), "-:--")])
+def test_clock_writes_a_duration_as_minutes_and_seconds_with_hours_when_needed(seconds, text):
+    assert clock(seconds) == text

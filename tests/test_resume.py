@@ -112,10 +112,15 @@ def start_long_run(tmp_path, checkpoint_every, rows):
 
 def test_ctrl_c_keeps_what_was_logged_and_the_run_resumes(tmp_path):
     proc, runs = start_long_run(tmp_path, checkpoint_every=5, rows=30)
-    _, err = interrupt(proc)
+    out, err = interrupt(proc)
     assert proc.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
     run = only_run(runs)
+    # stdout names the run for a script (run=$(dlcli train ... -q)); stderr says how to go on
+    assert out.splitlines() == [str(run)]
+    assert err.strip().splitlines()[-1] == (
+        f"error: interrupted; what was logged is kept in {run}. Continue with: dlcli resume "
+        f"{run} --epochs 100000")
     m = metrics(run)
     assert m["status"] == "interrupted" and m["epochs_run"] >= 29
     assert len(history(run)) >= 30

@@ -9,7 +9,6 @@ import typer
 from dlcli.cli import complete
 from dlcli.cli.options import NoteOption, SetOption, TagOption
 from dlcli.cli.train import run_and_report
-from dlcli.run_schema import CONFIG_FILE
 
 
 def resume(
@@ -37,14 +36,7 @@ def resume(
     """
     from functools import partial
 
-    from dlcli.config import load_config
     from dlcli.experiment import resume as resume_run
 
-    overrides = list(set_ or [])
-    total = epochs
-    if total is None:
-        total = load_config(run_dir / CONFIG_FILE, overrides).training.epochs \
-            if (run_dir / CONFIG_FILE).exists() else 1
-    run_and_report(partial(resume_run, run_dir, runs_dir, epochs=epochs, overrides=overrides,
-                           tags=tag, note=note),
-                   epochs=total, description=run_dir.name, quiet=quiet)
+    run_and_report(partial(resume_run, run_dir, runs_dir, epochs=epochs,
+                           overrides=list(set_ or []), tags=tag, note=note), quiet=quiet)

@@ -50,23 +50,31 @@ def executor_for(kind: ExecutorKind, workers: int | None, scheduler: str | None,
     return make_executor(kind.value, count, scheduler)
 
 
+BestNote = Callable[["Study"], list[console.Field]]
+# On a narrow terminal a study's bar gives way before what its best run or point is: the done
+# count says how far it is.
+BAR_RANK = console.DESCRIPTION_RANK + 2
+BEST_AT_RANK = console.DESCRIPTION_RANK + 5
+
+
 class StudyProgress:
-    """One ``console.Bar`` over the study's runs, with the best metric so far; failed and
-    diverged runs are named above it as they finish. Every hook of
+    """One ``console.Bar`` over the study's runs, with the best so far as ``best`` words it;
+    failed and diverged runs are named above it as they finish. Every hook of
     ``dlcli.study.runner.StudyCallback``, not subclassed: building the command line must not load
     the study engine (and numpy) with it (tests/test_startup.py)."""
 
     def __init__(self, noun: str, describe: Callable[[Study, Outcome], str],
-                 short: Callable[[Study, Outcome], str] | None = None) -> None:
-        self.noun, self.describe = noun, describe
-        self.short = short or describe
+                 best: BestNote) -> None:
+        self.noun, self.describe, self.best = noun, describe, best
         self._bar: console.Bar | None = None
         self._done = 0
 
     def on_study_begin(self, study: Study, total: int, done: int) -> None:
-        self._bar = console.Bar(study.planner.name, total, self.noun)
+        self._bar = console.Bar(study.planner.name, total, self.noun, bar_rank=BAR_RANK)
         self._bar.start(done)
         self._done = done
+        # A resumed study shows the best of the runs it already has.
+        self._bar.update(done, self.best(study), force=True)
 
     def on_batch_begin(self, study: Study, batch: Any) -> None:
         return None
@@ -82,15 +90,14 @@ class StudyProgress:
         if not outcome.succeeded:
             self.print(f"{self.describe(study, outcome)} {outcome.status}"
                        + (f": {outcome.message}" if outcome.message else ""), style="yellow")
-        best = study.best()
         self._done += 1
         if self._bar is not None:
-            self._bar.update(self._done, f"best {study.planner.metric} {best.metric:.4g} "
-                             f"({self.short(study, best)})" if best else "", force=True)
+            self._bar.update(self._done, self.best(study), force=True)
 
     def stop(self) -> None:
         if self._bar is not None:
             self._bar.stop()
+            self._bar = None
 
 
 def _exit_on_next_ctrl_c() -> Any:

@@ -13,8 +13,8 @@ from rich.table import Table
 
 from dlcli import console
 from dlcli.cli.options import NoteOption, SetOption, TagOption
-from dlcli.cli.study import (ExecutorKind, ExecutorOption, SchedulerOption, StudyProgress,
-                             WorkersOption, executor_for, run_study)
+from dlcli.cli.study import (BEST_AT_RANK, ExecutorKind, ExecutorOption, SchedulerOption,
+                             StudyProgress, WorkersOption, executor_for, run_study)
 from dlcli.errors import InputError, RunError
 from dlcli.numbers import counted
 
@@ -31,8 +31,29 @@ def _run(study: Study, outcome: Outcome) -> str:
     return f"{planner.label(outcome.group)}, seed {outcome.seed}"
 
 
-def _short(study: Study, outcome: Outcome) -> str:
-    return f"point {outcome.group}"
+def _best_point(study: Study) -> list[console.Field]:
+    """``best mean dev_loss 0.05038 at name=rmsprop``: the best point so far by the statistic
+    the table ranks by (its mean over the seeds finished), named as the table does."""
+    from dlcli.numbers import measure
+    from dlcli.study.grid import GridSweep
+
+    planner = study.planner
+    assert isinstance(planner, GridSweep)
+    best = planner.summary(study, "running")["best_point"]
+    if best is None:
+        return []
+    stats = best[planner.metric]
+    return [console.Field(f"best mean {planner.metric} {measure(stats['mean'])}", kept=True),
+            console.Field(f"at {_point_text(best['values'])}", BEST_AT_RANK)]
+
+
+def _point_text(values: dict[str, Any]) -> str:
+    """``learning_rate=0.1, name=adam``: a point as the table's columns name it."""
+    from dlcli.numbers import setting
+    from dlcli.reports.groups import short_keys
+
+    return ", ".join(f"{key}={setting(value)}"
+                     for key, value in zip(short_keys(list(values)), values.values()))
 
 
 def sweep(
@@ -112,7 +133,7 @@ def sweep(
         write_meta(study.path, tags, note)
 
     s = planner.settings
-    progress = None if quiet else StudyProgress("runs", _run, _short)
+    progress = None if quiet else StudyProgress("runs", _run, _best_point)
     if not quiet:
         console.info(f"sweep directory: {study.path}")
         seed_text = ", ".join(map(str, s.seeds)) if len(s.seeds) <= 4 else \

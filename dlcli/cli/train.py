@@ -9,32 +9,56 @@ import typer
 
 from dlcli import console
 from dlcli.cli.options import NoteOption, SetOption, TagOption
-from dlcli.errors import RunError
+from dlcli.errors import Interrupted, RunError
 
 if TYPE_CHECKING:
     from dlcli.experiment import RunResult
 
 
-def run_and_report(launch: Callable[..., RunResult], *, epochs: int, description: str,
-                   quiet: bool) -> None:
+def run_and_report(launch: Callable[..., RunResult], *, quiet: bool) -> None:
     """Start a run with ``launch`` (``experiment.run`` or ``experiment.resume`` with their
     arguments bound), show its progress and summary on stderr, print its directory on stdout.
 
-    A diverged run is a RunError (exit code 1) that says why."""
-    callbacks = [] if quiet else [console.ProgressBar(epochs, description)]
+    A diverged run is a RunError (exit code 1) that says why. On Ctrl-C the run directory is
+    still printed on stdout, and the Interrupted error (exit code 130) gives the command that
+    continues the run."""
+    progress = None if quiet else console.ProgressBar()
+    made: dict[str, Any] = {}
 
     def started(path: Path, prepared: Any) -> None:
-        if not quiet:
+        made.update(path=path, epochs=prepared.config.training.epochs)
+        if progress is not None:   # labelled with the run's name, also when it is resumed
+            progress.bar.description = prepared.config.name or "run"
             console.info(f"run directory: {path}")
 
-    # The figures are drawn in a helper process that loads matplotlib while the run trains.
-    result = launch(callbacks=callbacks, log=None if quiet else console.info, on_start=started,
-                    draw_in_background=True)
+    try:
+        # The figures are drawn in a helper process that loads matplotlib while the run trains.
+        result = launch(callbacks=[progress] if progress is not None else [],
+                        log=None if quiet else console.info, on_start=started,
+                        draw_in_background=True)
+    except KeyboardInterrupt:
+        if "path" not in made:   # stopped before the run directory was made
+            raise
+        typer.echo(str(made["path"]))
+        raise Interrupted(interrupted_message(made["path"], made["epochs"])) from None
     if not quiet:
         console.print_summary(result.metrics)
     typer.echo(str(result.path))
     if result.status == "diverged":
         raise RunError(result.metrics.get("message") or "the run diverged")
+
+
+def interrupted_message(path: Path, epochs: int) -> str:
+    """What an interrupted run kept, and the command that continues it (when it can be)."""
+    import shlex
+
+    from dlcli.run_schema import CHECKPOINT_FILE
+
+    if not (path / CHECKPOINT_FILE).exists():
+        return (f"interrupted before the first checkpoint; what was logged is kept in {path} "
+                "(there is nothing to resume from)")
+    return (f"interrupted; what was logged is kept in {path}. Continue with: dlcli resume "
+            f"{shlex.quote(str(path))} --epochs {epochs}")
 
 
 def train(
@@ -56,9 +80,10 @@ def train(
 ) -> None:
     """Train the network a config describes and write a run directory.
 
-    Prints the run directory it made (the last line of standard output). Exit code 0 when the
-    run completed or stopped early, 1 when it diverged or failed, 2 for bad input, 130 when
-    interrupted with Ctrl-C (the run keeps what it logged and can be resumed).
+    Prints the run directory it made (the last line of standard output), also when the run
+    diverged or was interrupted. Exit code 0 when the run completed or stopped early, 1 when it
+    diverged or failed, 2 for bad input, 130 when interrupted with Ctrl-C (the run keeps what it
+    logged, and the message gives the dlcli resume command that continues it).
     """
     from functools import partial
 
@@ -72,4 +97,4 @@ def train(
     start_early()   # the figures' helper loads matplotlib while this loads numpy, data, ...
     from dlcli.experiment import run
     run_and_report(partial(run, cfg, runs_dir, overrides=overrides, tags=tag, note=note),
-                   epochs=cfg.training.epochs, description=cfg.name or "run", quiet=quiet)
+                   quiet=quiet)

@@ -13,8 +13,8 @@ from rich.table import Table
 
 from dlcli import console
 from dlcli.cli.options import NoteOption, SetOption, TagOption
-from dlcli.cli.study import (ExecutorKind, ExecutorOption, SchedulerOption, StudyProgress,
-                             WorkersOption, executor_for, run_study)
+from dlcli.cli.study import (BEST_AT_RANK, ExecutorKind, ExecutorOption, SchedulerOption,
+                             StudyProgress, WorkersOption, executor_for, run_study)
 from dlcli.errors import InputError, RunError
 from dlcli.numbers import counted
 
@@ -53,6 +53,17 @@ class _Rounds:
 
 def _trial(study: Study, outcome: Outcome) -> str:
     return f"trial {outcome.number}"
+
+
+def _best_trial(study: Study) -> list[console.Field]:
+    """``best dev_loss 0.04082 (trial 4)``: the best trial so far, as the table ranks them."""
+    from dlcli.numbers import measure
+
+    best = study.best()
+    if best is None:
+        return []
+    return [console.Field(f"best {study.planner.metric} {measure(best.metric)}", kept=True),
+            console.Field(f"(trial {best.number})", BEST_AT_RANK)]
 
 
 def _top_table(result: StudyResult, count: int = 5) -> Table:
@@ -166,7 +177,7 @@ def tune(
         write_meta(study.path, tags, note)
 
     s = planner.settings
-    progress = None if quiet else StudyProgress("trials", _trial)
+    progress = None if quiet else StudyProgress("trials", _trial, _best_trial)
     if not quiet:
         console.info(f"search directory: {study.path}")
         console.info(f"{counted(s.trials, 'trial')} x {counted(s.rounds, 'round')} on "
