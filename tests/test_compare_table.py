@@ -155,6 +155,25 @@ def test_in_effect_knows_which_keys_the_other_values_make_meaningless() -> None:
     assert applies("some.unknown_key", he)
 
 
+def test_in_effect_names_only_keys_and_values_the_schema_has() -> None:
+    from dlcli.config import schema
+    from dlcli.config.in_effect import DEPENDS_ON, OPTIONAL_SECTIONS, REPLACED_BY_INIT_FROM
+    from dlcli.runs.reader import flatten
+
+    config = schema.Config.model_validate({"data": {"dataset": "moons", "dev_fraction": 0.2},
+                                           "model": {"hidden": [4], "batch_norm": True},
+                                           "training": {"early_stopping": {}}})
+    flat = flatten(config.to_dict())
+    choices = {"model.init": schema.INITIALIZERS, "optimizer.name": schema.OPTIMIZERS,
+               "schedule.name": schema.SCHEDULES}
+    for key, (decider, values) in DEPENDS_ON.items():
+        assert key in flat and decider in flat, key
+        assert values <= set(choices[decider]), key
+    for section in OPTIONAL_SECTIONS:
+        assert any(k.startswith(section + ".") for k in flat), section
+    assert all(key in flat for key in REPLACED_BY_INIT_FROM) and "model.init_from" in flat
+
+
 def test_parameters_that_do_not_apply_are_not_differences_nor_shown(tmp_path: Path) -> None:
     write_run(tmp_path, "he", costs=[0.7, 0.3], stamp="20261124-161500",
               set_={"model.init": "he", "model.init_scale": 0.01,

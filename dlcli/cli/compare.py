@@ -125,7 +125,7 @@ def render_groups(grouping: grouped.Grouping, console: Console, wide: bool = Fal
     shown, left_out = (columns, []) if wide else fit_columns(
         columns, lambda cols: natural_width(_run_table(cols, best)) <= width)
     console.print(_run_table(shown, best))
-    for line in filter(None, [grouped.caption(grouping),
+    for line in filter(None, [grouped.caption(grouping, " (*)" if best else ""),
                               left_out_note(left_out, shown, width, WIDE_HINT)]):
         console.print(line, markup=False, highlight=False)
 

@@ -190,12 +190,16 @@ def table(grouping: Grouping) -> tuple[list[str], list[list[str]]]:
     return header, [[c.cells[i] for c in cols] for i in range(len(grouping.groups))]
 
 
-def caption(grouping: Grouping) -> str:
+def caption(grouping: Grouping, mark: str = "") -> str:
+    """What the groups are, the best one (``mark``: how the table marks it) and the sorting."""
     better = "lower" if grouping.direction == "min" else "higher"
     runs = sum(len(g.records) for g in grouping.groups)
-    return (f"{len(grouping.groups)} groups of {runs} runs by {', '.join(grouping.keys)}; "
-            f"sorted by mean {grouping.metric} ({better} is better); mean ± std over each "
-            "group's runs")
+    best = grouping.groups[0] if grouping.groups and \
+        grouping.groups[0].sort_value is not None else None
+    return (f"{len(grouping.groups)} groups of {runs} runs by {', '.join(grouping.keys)}"
+            + (f"; best{mark}: {best.label}" if best is not None else "")
+            + f"; sorted by mean {grouping.metric} ({better} is better); mean ± std over "
+            "each group's runs")
 
 
 def to_json(grouping: Grouping) -> str:
