@@ -68,6 +68,17 @@ def test_the_table_fits_the_terminal_and_never_splits_a_value(search: Path,
     assert "left out to fit" in out and "--wide" in out and "csv|json" in out
 
 
+def test_a_real_pipe_gets_80_columns_and_the_note(search: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    done = subprocess.run([sys.executable, "-m", "dlcli", "compare", str(search)],
+                          capture_output=True, text=True, env=env, check=True)
+    assert widest(done.stdout) <= 80 and "left out to fit 80 columns" in done.stdout
+
+
 def test_values_have_4_significant_digits_and_drawn_settings_are_short(search: Path) -> None:
     out = compare(search).stdout
     assert "0.0001235" in out            # a drawn learning rate of 0.00012345678901

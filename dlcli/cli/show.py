@@ -61,7 +61,7 @@ def summary(record: RunRecord) -> list[tuple[str, str]]:
     if isinstance(m.get("train_seconds"), (int, float)):
         speed = m.get("samples_per_second")
         rows.append(("time", f"{numbers.measure(m['train_seconds'])}s training" + (
-            f", {numbers.measure(float(speed))} samples/s"
+            f", {numbers.count(round(speed))} samples/s"
             if isinstance(speed, (int, float)) else "")))
     if record.overrides:
         rows.append(("overrides", " ".join(f"--set {o}" for o in record.overrides)))
