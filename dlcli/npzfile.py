@@ -10,6 +10,7 @@ data, a run error for a checkpoint), so each file's message keeps its kind and e
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import zipfile
 import zlib
@@ -70,3 +71,74 @@ def read_npz_arrays(path: str | os.PathLike[str], fail: Fail) -> dict[str, np.nd
     """Every array of an NPZ file, by name (see ``open_npz``)."""
     with open_npz(path, fail) as npz:
         return {key: npz[key] for key in npz.files}
+
+
+class MemberRows:
+    """One array of an NPZ file, read a block of rows at a time (``blocks``), so an array larger
+    than memory can be streamed: ``dlcli predict`` on a large ``X``.
+
+    The array's ``.npy`` header gives ``shape`` and ``dtype`` when the file is opened; ``blocks``
+    then reads the member's bytes in order through the zip archive's own reader, which
+    decompresses a ``savez_compressed`` member as it goes, so compressed and uncompressed files
+    alike hold one block in memory at a time. (An uncompressed member could also be memory-mapped,
+    as ``dlcli.data.mapped.map_array`` does for training, but a single pass in file order gains
+    nothing from a map, and the pages it touched would count in the process's resident memory
+    until the kernel reclaims them.) An array stored in Fortran order has no contiguous rows and
+    is read whole. Any way the file is broken is raised as ``fail(reason)`` (see ``open_npz``).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], member: str, fail: Fail) -> None:
+        self.path, self.member, self.fail = path, member, fail
+        try:
+            self._archive = zipfile.ZipFile(path)
+            try:
+                self._stream = self._archive.open(f"{member}.npy")
+                version = np.lib.format.read_magic(self._stream)
+                read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                               else np.lib.format.read_array_header_2_0)
+                self.shape, self.fortran, self.dtype = read_header(self._stream)
+            except BaseException:
+                self._archive.close()
+                raise
+        except FileNotFoundError:
+            raise fail("does not exist") from None
+        except KeyError:
+            raise fail(f"has no array {member!r}") from None
+        except _BROKEN as exc:
+            raise fail(_reason(path, exc)) from None
+        if self.dtype.hasobject:
+            self.close()
+            raise fail(_reason(path, ValueError("allow_pickle")))
+
+    def __enter__(self) -> MemberRows:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._stream.close()
+        self._archive.close()
+
+    def blocks(self, rows: int) -> Iterator[tuple[int, np.ndarray]]:
+        """``(start, array[start:start + rows])`` in order, each block a new array."""
+        m = self.shape[0] if self.shape else 0
+        if self.fortran and len(self.shape) > 1:
+            with open_npz(self.path, self.fail) as npz:
+                whole = npz[self.member]
+            for start in range(0, m, rows):
+                yield start, whole[start:start + rows]
+            return
+        row_shape = tuple(self.shape[1:])
+        row_bytes = self.dtype.itemsize * math.prod(row_shape)
+        for start in range(0, m, rows):
+            k = min(rows, m - start)
+            try:
+                data = self._stream.read(k * row_bytes)
+            except _BROKEN as exc:
+                raise self.fail(_reason(self.path, exc)) from None
+            if len(data) != k * row_bytes:
+                raise self.fail(_reason(self.path, EOFError(
+                    f"array {self.member!r} ends after {start + len(data) // max(row_bytes, 1)}"
+                    f" of its {m} rows")))
+            yield start, np.frombuffer(data, dtype=self.dtype).reshape(k, *row_shape)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from dlcli.apply.inputs import Batch
+from dlcli.apply.inputs import Batch, chunk_rows_for
 from dlcli.apply.model import Model
 from dlcli.errors import DataError
 
@@ -87,12 +87,15 @@ def evaluate(model: Model, batches: Iterable[Batch], source: str) -> Evaluation:
     K = len(model.info.classes)
     confusion = np.zeros((K, K), dtype=np.int64)
     losses: list[tuple[float, int]] = []
-    for batch in batches:
-        assert batch.y is not None
-        loss, _ = network.evaluate(batch.rows, batch.y)
-        losses.append((loss, batch.m))
-        predicted = model.class_of(network.logits(batch.rows))
-        confusion += np.bincount(batch.y * K + predicted, minlength=K * K).reshape(K, K)
+    with model.threads(chunk_rows_for(model.n_features)):   # the BLAS threads it trained with
+        for batch in batches:
+            assert batch.y is not None
+            if batch.m == 0:   # an empty file: "holds no examples" below
+                continue
+            loss, _ = network.evaluate(batch.rows, batch.y)
+            losses.append((loss, batch.m))
+            predicted = model.class_of(network.logits(batch.rows))
+            confusion += np.bincount(batch.y * K + predicted, minlength=K * K).reshape(K, K)
     m = int(confusion.sum())
     if m == 0:
         raise DataError("holds no examples", file=source)

@@ -14,7 +14,10 @@ built-in data set name. Decisions (docs/decisions.md):
 - NPZ files: ``X`` (m, n_features), or images (m, h, w) flattened; a Keras-style ``mnist.npz``
   gives its test half. Every input is taken as the training file stored its values: the run's
   input transforms (model.json's ``transforms``, a mnist.npz's pixels / 255) are applied to it,
-  whatever its format, so 8-bit pixels are given as they are. NPZ arrays are read whole.
+  whatever its format, so 8-bit pixels are given as they are. The features are read a chunk of
+  rows at a time as a CSV file's are, compressed (``savez_compressed``) or not
+  (``dlcli.npzfile.MemberRows``; an array stored in Fortran order is read whole); the labels
+  for evaluation, one value per example, are read whole.
 - ``train``/``dev``/``test`` rebuild the run's data from its config.yaml (the data file must
   still be there, a built-in data set is drawn again from the run's seed); if the data no
   longer gives the normalisation statistics the run recorded, it is not the data the run
@@ -38,8 +41,9 @@ import numpy as np
 from dlcli.apply.model import Model
 from dlcli.config.load import load_config, read_yaml
 from dlcli.data.builtin import DATASETS, load_builtin
-from dlcli.data.files import read_table
+from dlcli.data.columns import column_order, listing
 from dlcli.errors import DataError, InputError
+from dlcli.npzfile import MemberRows, open_npz
 from dlcli.run_schema import CONFIG_FILE
 from dlcli.build import data_stream, load_run_data
 
@@ -210,24 +214,12 @@ def _columns(header: list[str], features: list[str], label: str | None, path: st
         raise DataError(f"has no label column {label!r} (the training file's; name another "
                         "with --target)" if label else "has no label column (name it with "
                         "--target)", file=path, column=label)
-    missing = [name for name in features if name not in header]
-    extra = [name for j, name in enumerate(header) if name not in features and j != t]
-    if missing or extra:
-        parts = []
-        if missing:
-            parts.append(f"missing {_listing(missing)}")
-        if extra:
-            parts.append(f"not a feature of the run: {_listing(extra)}")
-        raise DataError(f"its columns are not the run's features ({'; '.join(parts)}); the "
-                        f"run was trained on {_listing(features)}"
-                        + (f" with labels in {label!r}" if label else ""),
-                        file=path, column=(missing or extra)[0])
-    return [header.index(name) for name in features], t
-
-
-def _listing(names: list[str], limit: int = 8) -> str:
-    shown = ", ".join(map(repr, names[:limit]))
-    return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
+    usecols = column_order(header, features, path, whose="the run's features",
+                           foreign="not a feature of the run",
+                           ignore=() if t is None else (header[t],),
+                           note=f"; the run was trained on {listing(features)}"
+                           + (f" with labels in {label!r}" if label else ""))
+    return usecols, t
 
 
 def _csv_chunk(model: Model, lines: list[str], first: int, header: list[str],
@@ -280,44 +272,56 @@ def _diagnose(lines: list[str], first: int, header: list[str], usecols: list[int
 
 
 def _npz_batches(model: Model, path: str, labels: bool, chunk_rows: int) -> Iterator[Batch]:
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            keys = list(npz.files)
-            if "X" not in keys and {"x_test", "y_test"} <= set(keys):
-                table = read_table(path, half="test")   # a Keras-style mnist.npz
-                X, y, column = table.X, table.labels, table.label_column
-            else:
-                if "X" not in keys:
-                    raise DataError("has no array 'X' (an NPZ input holds X (m, n_features) "
-                                    f"and, to evaluate, y (m,)); arrays in this file: "
-                                    f"{', '.join(keys) or 'none'}", file=path)
-                if labels and "y" not in keys:
-                    raise DataError("has no array 'y' with the labels to evaluate against",
-                                    file=path)
-                X, column = npz["X"], "y"
-                y = npz["y"] if labels else None
-    except (OSError, ValueError) as exc:
-        raise DataError(f"is not a readable NPZ file ({exc})", file=path) from None
-    if X.dtype.kind not in "biuf":
-        raise DataError(f"X has dtype {X.dtype}; features must be numbers", file=path)
-    if X.ndim > 2:
-        X = X.reshape(X.shape[0], -1)
-    encode = _Encoder(model, path, column) if labels else None
-    if y is not None:
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = y[:, 0]
-        if y.shape != (X.shape[0],):
-            raise DataError(f"X has {X.shape[0]} examples but y has shape {y.shape}",
+    """The rows of an NPZ file's ``X`` (or a Keras-style mnist.npz's ``x_test``), read a block
+    at a time (``MemberRows``: compressed or not, one block in memory); the labels, one per
+    example, are read whole."""
+    def fail(reason: str) -> DataError:
+        return DataError(reason, file=path)
+
+    with open_npz(path, fail) as npz:
+        keys = list(npz.files)
+        if "X" not in keys and ({"x_train", "y_train"} <= set(keys)
+                                or {"x_test", "y_test"} <= set(keys)):   # a Keras mnist.npz
+            if not {"x_test", "y_test"} <= set(keys):
+                raise DataError("is a Keras-style mnist.npz without x_test and y_test",
+                                file=path)
+            x_key, y_key = "x_test", "y_test"
+        elif "X" in keys:
+            x_key, y_key = "X", "y"
+        else:
+            raise DataError("has no array 'X' (an NPZ input holds X (m, n_features) "
+                            f"and, to evaluate, y (m,)); arrays in this file: "
+                            f"{', '.join(keys) or 'none'}", file=path)
+        if labels and y_key not in keys:
+            raise DataError(f"has no array {y_key!r} with the labels to evaluate against",
                             file=path)
-        if y.dtype.kind == "S":
-            y = np.char.decode(y, "utf-8")
-    for start in range(0, max(X.shape[0], 1), chunk_rows):
-        part = X[start:start + chunk_rows]
-        codes = None
-        if encode is not None:
-            assert y is not None
-            codes = encode(y[start:start + chunk_rows], start)
-        yield Batch(model.prepare(part, source=path, first_row=start), codes, start)
+        y = npz[y_key] if labels else None
+    with MemberRows(path, x_key, fail) as X:
+        if X.dtype.kind not in "biuf":
+            raise DataError(f"{x_key} has dtype {X.dtype}; features must be numbers", file=path)
+        m = X.shape[0] if X.shape else 0
+        encode = _Encoder(model, path, y_key) if labels else None
+        if y is not None:
+            if y.ndim == 2 and y.shape[1] == 1:
+                y = y[:, 0]
+            if y.shape != (m,):
+                raise DataError(f"{x_key} has {m} examples but {y_key} has shape {y.shape}",
+                                file=path)
+            if y.dtype.kind == "S":
+                y = np.char.decode(y, "utf-8")
+        if len(X.shape) < 2:
+            raise DataError(f"{x_key} has shape {X.shape}; an NPZ input holds X (m, "
+                            "n_features), or images (m, height, width)", file=path)
+        if m == 0:   # one empty batch, as for an empty CSV body: evaluate says it is empty
+            yield Batch(model.prepare(np.zeros(X.shape, dtype=X.dtype), source=path),
+                        np.zeros(0, dtype=np.int64) if encode is not None else None, 0)
+            return
+        for start, part in X.blocks(chunk_rows):
+            codes = None
+            if encode is not None:
+                assert y is not None
+                codes = encode(y[start:start + len(part)], start)
+            yield Batch(model.prepare(part, source=path, first_row=start), codes, start)
 
 
 # ------------------------------------------------------------------------------ the run's data

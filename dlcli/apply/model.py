@@ -8,28 +8,48 @@ training file has them (not normalised) and answer in the run's original class l
 """
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from dlcli.apply.metadata import ModelInfo, read_model
+from dlcli.blas import blas_limit, threads_for
+from dlcli.config.load import read_yaml
 from dlcli.data.prepare import normalize
 from dlcli.data.transforms import apply_transforms
-from dlcli.errors import DataError, InputError
+from dlcli.errors import DataError, DlcliError, InputError
 from dlcli.nn.losses import OUTPUTS
-from dlcli.nn.network import Network
+from dlcli.nn.network import EVAL_CHUNK, Network
 from dlcli.npzfile import read_npz_arrays
-from dlcli.run_schema import PARAMS_FILE
+from dlcli.run_schema import CONFIG_FILE, PARAMS_FILE
 
 
 class Model:
     """A trained network with what it needs to take raw features and name its classes."""
 
-    def __init__(self, info: ModelInfo, network: Network, path: Path) -> None:
+    def __init__(self, info: ModelInfo, network: Network, path: Path,
+                 batch_size: int | None = None) -> None:
+        """``batch_size``: the run's training batch size (config.yaml), for ``blas_threads``."""
         self.info = info
         self.network = network
         self.path = path
+        self.batch_size = batch_size
+
+    def blas_threads(self, rows: int) -> int | None:
+        """BLAS threads for applying the network to ``rows`` rows at a time: the rule training
+        uses (``dlcli.blas.threads_for``) over the run's own training shapes, so the network is
+        applied with the threads its evaluation passes ran with while it trained: one for a
+        network whose training products are small, the library's default otherwise. Without a
+        known batch size, the rule over the inference pass itself. Measured and argued in
+        docs/decisions.md (benchmarks/predict_threads.py)."""
+        batch = self.batch_size or min(max(rows, 1), EVAL_CHUNK)
+        return threads_for(self.network.sizes, batch)
+
+    def threads(self, rows: int) -> contextlib.AbstractContextManager[None]:
+        """``blas_limit`` with ``blas_threads(rows)``, for a pass over many chunks."""
+        return blas_limit(self.blas_threads(rows))
 
     # ------------------------------------------------------------------ what it is
 
@@ -93,7 +113,9 @@ class Model:
 
     def logits(self, X: Any) -> np.ndarray:
         """Z[L] (units, m) for raw features ``X``."""
-        return self.network.logits(self.prepare(X))
+        rows = self.prepare(X)
+        with self.threads(rows.shape[0]):
+            return self.network.logits(rows)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """(m, K) probabilities in float64, column k for ``classes[k]`` (a sigmoid output
@@ -166,4 +188,15 @@ def load_run(run_dir: str | Path) -> Model:
         if not np.isfinite(value).all():
             raise InputError(f"{params_path}: {key} holds NaN or infinite values (the run "
                              "diverged); there is no trained network to apply")
-    return Model(info, network, path)
+    return Model(info, network, path, _training_batch(path))
+
+
+def _training_batch(path: Path) -> int | None:
+    """``training.batch_size`` of the run's config.yaml, when it is a number (not ``full``) and
+    the file is there and readable; None otherwise (it only tunes ``blas_threads``)."""
+    try:
+        value = read_yaml(path / CONFIG_FILE).get("training", {}).get("batch_size")
+    except (DlcliError, AttributeError):
+        return None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 \
+        else None

@@ -16,7 +16,7 @@ from typing import TextIO
 
 import numpy as np
 
-from dlcli.apply.inputs import Batch
+from dlcli.apply.inputs import Batch, chunk_rows_for
 from dlcli.apply.model import Model
 
 FORMATS = ("csv", "json")
@@ -25,6 +25,11 @@ FORMATS = ("csv", "json")
 def write_predictions(model: Model, batches: Iterable[Batch], out: TextIO, *,
                       proba: bool = False, fmt: str = "csv") -> int:
     """Write the predictions of every batch to ``out``; returns the number of examples."""
+    with model.threads(chunk_rows_for(model.n_features)):   # the BLAS threads it trained with
+        return _write(model, batches, out, proba, fmt)
+
+
+def _write(model: Model, batches: Iterable[Batch], out: TextIO, proba: bool, fmt: str) -> int:
     classes = model.info.classes
     labels = np.asarray(classes, dtype=object)
     count = 0

@@ -46,6 +46,7 @@ import numpy as np
 from dlcli.config.schema import DTYPES, DataConfig
 from dlcli.data import files
 from dlcli.data.builtin import load_builtin
+from dlcli.data.columns import column_order
 from dlcli.data.dataset import Dataset, Split
 from dlcli.data.mapped import MappedRows
 from dlcli.data.table import Table
@@ -210,18 +211,9 @@ def _align(train: Table, other: Table) -> Table:
     """``other`` with its feature columns in the training order, or a DataError."""
     if train.kind == "csv" and other.kind == "csv":
         if other.feature_names != train.feature_names:
-            missing = [c for c in train.feature_names if c not in other.feature_names]
-            extra = [c for c in other.feature_names if c not in train.feature_names]
-            if missing or extra:
-                parts = []
-                if missing:
-                    parts.append(f"missing {', '.join(map(repr, missing[:10]))}")
-                if extra:
-                    parts.append(f"not in the training file: {', '.join(map(repr, extra[:10]))}")
-                raise DataError(f"its columns differ from the training file {train.source}'s ("
-                                + "; ".join(parts) + ")", file=other.source,
-                                column=(missing or extra)[0])
-            order = [other.feature_names.index(c) for c in train.feature_names]
+            order = column_order(other.feature_names, train.feature_names, other.source,
+                                 whose=f"the training file {train.source}'s",
+                                 foreign="not in the training file")
             other.X = np.ascontiguousarray(other.X[:, order])
             other.feature_names = list(train.feature_names)
         return other
