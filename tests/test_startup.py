@@ -193,3 +193,22 @@ def test_a_job_that_does_not_pickle_is_drawn_here_and_the_others_in_the_helper(t
     assert found == {"failed": [], "matplotlib": False}
     assert (tmp_path / "cost.png").read_bytes()[:8] == PNG_MAGIC
     assert (tmp_path / "here.txt").read_text() == "False"
+
+
+def test_a_bad_config_stops_the_helper_train_started_for_its_figures(tmp_path):
+    bad = write_config(tmp_path, dict(SMALL, optimizer={"name": "adam", "learning_rate": -1}))
+    found = run_python(
+        "import json\n"
+        "from typer.testing import CliRunner\n"
+        "from dlcli.cli.app import app\n"
+        "from dlcli.reports import background\n"
+        "started = []\n"
+        "start = background.Painter._start\n"
+        "background.Painter._start = staticmethod(lambda: started.append(start()) or started[-1])\n"
+        f"result = CliRunner().invoke(app, ['train', {str(bad)!r}, '--runs-dir', "
+        f"{str(tmp_path / 'runs')!r}])\n"
+        "print(json.dumps({'code': result.exit_code, 'started': len(started),\n"
+        "                  'stopped': [p.poll() is not None for p in started],\n"
+        "                  'parked': background._early is not None}))\n")
+    assert found == {"code": 2, "started": 1, "stopped": [True], "parked": False}
+    assert not (tmp_path / "runs").exists()

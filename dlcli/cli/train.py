@@ -87,14 +87,19 @@ def train(
     """
     from functools import partial
 
+    from dlcli.reports.background import discard_early, start_early
+
+    start_early()   # the figures' helper loads matplotlib while this loads config, numpy, data
     from dlcli.config import load_config
-    from dlcli.reports.background import start_early
+    from dlcli.experiment import run
 
     overrides = list(set_ or [])
     if epochs is not None:
         overrides.append(f"training.epochs={epochs}")
-    cfg = load_config(config, overrides, name=name)
-    start_early()   # the figures' helper loads matplotlib while this loads numpy, data, ...
-    from dlcli.experiment import run
+    try:
+        cfg = load_config(config, overrides, name=name)
+    except BaseException:
+        discard_early()   # bad input: nothing will be drawn
+        raise
     run_and_report(partial(run, cfg, runs_dir, overrides=overrides, tags=tag, note=note),
                    quiet=quiet)

@@ -13,8 +13,10 @@ is over.
   message; the caller decides (a full disk fails a run, a figure matplotlib could not draw is a
   warning).
 - Jobs are pickled one by one: one that does not pickle is drawn in this process, the others
-  in the helper. ``start_early`` starts the helper before its ``Painter`` exists, so that its
-  imports also overlap the command's own (``dlcli train`` calls it once its config is valid).
+  in the helper, which draws them all at once (one forked copy of itself per job after the
+  first: the run's core is idle while it waits).
+- ``start_early`` starts the helper before its ``Painter`` exists, so that its imports also
+  overlap the command's own (``dlcli train`` calls it first thing).
 - When the helper cannot be started, or dies without drawing (it could not import matplotlib, it
   was killed), the calls run in this process, as they do with ``background=False``.
 - The helper runs in its own session, so Ctrl-C in the terminal stops the run but not the drawing
@@ -23,6 +25,7 @@ is over.
 """
 from __future__ import annotations
 
+import atexit
 import os
 import pickle
 import subprocess
@@ -67,12 +70,24 @@ _early: subprocess.Popen[bytes] | None = None   # a helper started ahead of its 
 
 def start_early() -> None:
     """Start a helper now, for this process's next ``Painter(background=True)`` to take. A
-    command that knows it will draw (``dlcli train``, once its config is valid) calls this
-    before it loads its own libraries and data, which the helper's imports then overlap. A
-    helper nobody takes exits at end-of-file, when this process does."""
+    command that will draw (``dlcli train``) calls this first thing, so that the helper's
+    imports overlap the command's own (its config, numpy, the data). A helper nobody took is
+    stopped when this process exits, or by ``discard_early`` (the config was bad)."""
     global _early
     if _early is None or _early.poll() is not None:
         _early = Painter._start()
+
+
+def discard_early() -> None:
+    """Stop the helper ``start_early`` started, unless a Painter took it."""
+    global _early
+    proc, _early = _early, None
+    if proc is not None and proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+atexit.register(discard_early)
 
 
 def _take_early() -> subprocess.Popen[bytes] | None:
@@ -162,6 +177,39 @@ class Painter:
                 proc.kill()
 
 
+def _draw(index: int, job: Job) -> bool:
+    """Run one job in the helper; a failure is reported on stderr for the run to read."""
+    _, function, args, kwargs = job
+    try:
+        function(*args, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - reported to the run, which logs it
+        print(f"{_FAILED} {index} {type(exc).__name__} {_last_line(exc)}", file=sys.stderr,
+              flush=True)
+        return False
+    return True
+
+
+def _draw_all(jobs: list[Job]) -> bool:
+    """Run every job; whether all succeeded. With several, every job after the first runs in a
+    forked copy of the helper, all at once: drawing is single-threaded, and the run, which waits
+    for the last figure, leaves its core idle meanwhile. A copy that dies without a word (killed)
+    has its job run again here."""
+    children: dict[int, int] = {}
+    if hasattr(os, "fork"):
+        for index in range(1, len(jobs)):
+            sys.stderr.flush()
+            pid = os.fork()
+            if pid == 0:   # the copy: draw, report, and leave without the parent's clean-up
+                os._exit(0 if _draw(index, jobs[index]) else 1)
+            children[pid] = index
+    ok = [_draw(index, job) for index, job in enumerate(jobs) if index == 0 or not children]
+    for pid, index in children.items():
+        _, status = os.waitpid(pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        ok.append(code == 0 if code in (0, 1) else _draw(index, jobs[index]))
+    return all(ok)
+
+
 def _main() -> int:
     # Load what drawing needs before the jobs arrive: this is the time the run does not wait for.
     import matplotlib.backends.backend_agg  # noqa: F401
@@ -176,15 +224,7 @@ def _main() -> int:
     # Each job was pickled on its own. One that does not load here ends the helper with a
     # traceback and no report, and the run draws everything itself.
     jobs = [pickle.loads(job) for job in pickle.loads(payload)]
-    failed = False
-    for index, (_, function, args, kwargs) in enumerate(jobs):
-        try:
-            function(*args, **kwargs)
-        except Exception as exc:  # noqa: BLE001 - reported to the run, which logs it
-            print(f"{_FAILED} {index} {type(exc).__name__} {_last_line(exc)}", file=sys.stderr,
-                  flush=True)
-            failed = True
-    return 1 if failed else 0
+    return 0 if _draw_all(jobs) else 1
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
-import yaml
 
 from dlcli.errors import WriteError
 
@@ -78,6 +77,8 @@ def write_json(path: str | os.PathLike[str], data: Any) -> None:
 
 def yaml_text(data: Any) -> str:
     """``data`` as the YAML files dlcli writes hold it: keys in their order, block style."""
+    import yaml   # here: the figures' helper process writes files through this module, no YAML
+
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
 
@@ -86,6 +87,8 @@ def yaml_value(value: Any) -> str:
 
     Floats go through PyYAML so ``1e-05`` is written ``1.0e-05`` (PyYAML reads ``1e-05`` as a
     string) and round-trips exactly."""
+    import yaml
+
     text = yaml.safe_dump(value, default_flow_style=True, width=10_000).strip()
     return text.removesuffix("\n...").removesuffix("...").strip()
 
