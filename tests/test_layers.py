@@ -169,3 +169,50 @@ def test_a_pickled_network_predicts_the_same_and_its_views_share_theta(batch_nor
     copy.theta += 1.0   # the named arrays are views into the new theta, as in the original
     np.testing.assert_array_equal(copy.params["W1"], net.params["W1"] + 1.0)
     np.testing.assert_array_equal(copy.layers[0].W, net.layers[0].W + 1.0)
+
+
+def special_values(shape, seed=0):
+    Z = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+    flat = Z.reshape(-1)
+    flat[::7], flat[::11], flat[::13] = -0.0, 0.0, np.nan
+    flat[::17], flat[::19] = -np.inf, np.inf
+    return Z
+
+
+def test_relu_against_a_0d_zero_gives_the_bits_of_a_zeros_array():
+    from dlcli.nn.activations import ACTIVATIONS, ZERO_ARRAY_MAX, work_arrays
+
+    relu = ACTIVATIONS.get("relu")
+    for shape in [(64, 8), (1024, ZERO_ARRAY_MAX // 1024 + 1)]:   # a zeros array; a 0-d zero
+        work = work_arrays(shape, np.dtype(np.float32))
+        assert work.zeros.shape == (shape if shape[0] < 1024 else ())
+        Z, dA = special_values(shape), special_values(shape, seed=1)
+        A = np.empty_like(Z)
+        relu.forward(Z, A, work)
+        assert A.tobytes() == np.maximum(Z, np.zeros(shape, np.float32)).tobytes()
+        with np.errstate(invalid="ignore"):   # inf * 0 where Z <= 0
+            expected = dA * (Z > np.zeros(shape, np.float32))
+            relu.backward(dA, Z, A, work)
+        assert dA.tobytes() == expected.tobytes()
+
+
+def test_a_network_trains_the_same_bits_whichever_zeros_relu_compares_against(monkeypatch):
+    from dlcli.nn import activations, network
+    from dlcli.optim.optimizers import make_optimizer
+
+    X = special_values((50, 20))
+    X[~np.isfinite(X)] = 0.0
+    y = np.arange(50) % 3
+    results = []
+    for limit in (0, 1 << 62):   # every layer against a 0-d zero; every layer against arrays
+        monkeypatch.setattr(activations, "ZERO_ARRAY_MAX", limit)
+        monkeypatch.setattr(network, "ZERO_ARRAY_MAX", limit)
+        net = Network([20, 64, 32, 3], ["relu", "relu"], output_for("softmax", 3),
+                      dtype="float32")
+        net.initialize("he", rng=np.random.default_rng(2))
+        adam = make_optimizer("adam", net.layout, "float32")
+        for _ in range(3):
+            net.train_step(net.with_ones(X), y)
+            adam.step(net.theta, net.grad, 0.01)
+        results.append((net.theta.tobytes(), net.logits(X).tobytes()))
+    assert results[0] == results[1]

@@ -1,8 +1,9 @@
 """Hidden-layer activations (SPEC section 2), each backward directly under its forward.
 
 ``forward(Z, out, work)`` writes g(Z) into ``out``; ``backward(dA, Z, A, work)`` turns dA into dZ
-in place. ``work`` holds reusable arrays shaped like Z (``zeros``, ``tmp`` and the boolean
-``mask``), so nothing here allocates in the training step.
+in place. ``work`` holds reusable arrays shaped like Z (``tmp`` and the boolean ``mask``), the
+dtype's zero as a 0-d array (``zero``) and what relu's forward compares against (``zeros``, see
+``relu_zeros``), so nothing here allocates in the training step.
 """
 from __future__ import annotations
 
@@ -16,29 +17,44 @@ import numpy as np
 from dlcli.registry import Registry
 
 LEAKY_SLOPE = 0.01
+# Up to this many entries relu's maximum runs faster against a zeros array than against a 0-d
+# zero; above it (the arrays no longer fit in a core's L2 cache) the 0-d zero, which reads no
+# memory, is faster: 1024 x 512 float32, 0.21 against 0.28 ms. The results are the same bits.
+ZERO_ARRAY_MAX = 1 << 17
 
 
 class Work(Protocol):
+    zero: np.ndarray
     zeros: np.ndarray
     tmp: np.ndarray
     mask: np.ndarray
 
 
-def work_arrays(shape: tuple[int, ...], dtype: np.dtype) -> SimpleNamespace:
+def relu_zeros(shape: tuple[int, int], dtype: np.dtype, buffer: np.ndarray | None = None
+               ) -> np.ndarray:
+    """What relu's forward compares Z of ``shape`` against: a zeros array up to
+    ``ZERO_ARRAY_MAX`` entries (a view of the zeros ``buffer`` when given), else a 0-d zero."""
+    size = shape[0] * shape[1]
+    if size > ZERO_ARRAY_MAX:
+        return np.zeros((), dtype)
+    return np.zeros(shape, dtype) if buffer is None else buffer[:size].reshape(shape)
+
+
+def work_arrays(shape: tuple[int, int], dtype: np.dtype) -> SimpleNamespace:
     """Scratch arrays for one layer and one batch size."""
-    return SimpleNamespace(zeros=np.zeros(shape, dtype), tmp=np.empty(shape, dtype),
-                           mask=np.empty(shape, np.bool_))
+    return SimpleNamespace(zero=np.zeros((), dtype), zeros=relu_zeros(shape, dtype),
+                           tmp=np.empty(shape, dtype), mask=np.empty(shape, np.bool_))
 
 
 def relu_forward(Z: np.ndarray, out: np.ndarray, work: Work) -> None:
-    # maximum against a zeros array is several times faster than against the scalar 0.
+    # Against zeros of the dtype, never the scalar 0, whose conversion on every call costs a
+    # small layer as much as the arithmetic.
     np.maximum(Z, work.zeros, out=out)
 
 
 def relu_backward(dA: np.ndarray, Z: np.ndarray, A: np.ndarray, work: Work) -> None:
-    # Against the zeros array, not the scalar 0: converting a Python scalar costs a small
-    # layer as much as the comparison.
-    np.greater(Z, work.zeros, out=work.mask)
+    # Against the 0-d zero: as fast as a zeros array on small layers, twice as fast on large.
+    np.greater(Z, work.zero, out=work.mask)
     np.multiply(dA, work.mask, out=dA)
 
 

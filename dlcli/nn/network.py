@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from dlcli.nn import batchnorm
-from dlcli.nn.activations import ACTIVATIONS, Activation, work_arrays
+from dlcli.nn.activations import (ACTIVATIONS, ZERO_ARRAY_MAX, Activation, relu_zeros,
+                                  work_arrays)
 from dlcli.nn.initializers import init_weights
 from dlcli.nn.layout import Layout, check_arrays
 from dlcli.nn.losses import OutputLayer
@@ -355,14 +356,15 @@ class Network:
         if bufs is None:
             dt = self.dtype
             widest = max(self.sizes[1:])
-            zeros = np.zeros(widest * m, dt)   # relu's zeros, one array shared by the layers
+            # relu's zeros: one array shared by the layers, as long as any layer uses one
+            zeros = np.zeros(min(widest * m, ZERO_ARRAY_MAX), dt)
             bufs = []
             for layer in self.layers:
                 n = layer.n_out
                 A = np.empty((n + 1, m), dtype=dt)
                 A[n] = 1.0   # the ones row that the next layer's [W | b] block multiplies
-                work = (SimpleNamespace(zeros=zeros[:n * m].reshape(n, m)) if layer.activation
-                        else self.output.eval_work(m, dt))
+                work = (SimpleNamespace(zeros=relu_zeros((n, m), dt, zeros))
+                        if layer.activation else self.output.eval_work(m, dt))
                 bufs.append(SimpleNamespace(Z=np.empty((n, m), dt), A=A, work=work))
             self._infer_cache[m] = bufs
         return bufs
