@@ -1,6 +1,7 @@
 """Where a training run's time goes, measured inside the real loop (``Trainer.fit``).
 
     OPENBLAS_THREAD_TIMEOUT=4 python benchmarks/profile_loop.py [large] [--out FILE.json]
+                                          [--dlcli-root /tmp/speed-main]
 
 ``profile_step.py`` times each call on its own with warm caches; this one wraps the calls of the
 loop as it runs (matrix products, activations forward and backward, the loss, the optimiser, the
@@ -24,6 +25,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+if "--dlcli-root" in sys.argv:   # profile another checkout's dlcli (e.g. a worktree of main)
+    sys.path.insert(0, str(Path(sys.argv[sys.argv.index("--dlcli-root") + 1]).resolve()))
 
 import dlcli.nn.network as network_module  # noqa: E402
 from benchmarks.systems.dlcli_bench import make_trainer  # noqa: E402
@@ -37,17 +40,22 @@ class Clock:
     def __init__(self) -> None:
         self.wall: dict[str, float] = defaultdict(float)
         self.cpu: dict[str, float] = defaultdict(float)
+        self.main: dict[str, float] = defaultdict(float)   # this thread's CPU alone
         self.calls: dict[str, int] = defaultdict(int)
+        self.prefix = ""   # "evaluation: " while the evaluation runs
+
 
     def wrap(self, key: str, function):  # type: ignore[no-untyped-def]
         def timed(*args, **kwargs):  # type: ignore[no-untyped-def]
-            wall, cpu = time.perf_counter(), time.process_time()
+            wall, cpu, main = time.perf_counter(), time.process_time(), time.thread_time()
             try:
                 return function(*args, **kwargs)
             finally:
-                self.wall[key] += time.perf_counter() - wall
-                self.cpu[key] += time.process_time() - cpu
-                self.calls[key] += 1
+                part = self.prefix + key
+                self.wall[part] += time.perf_counter() - wall
+                self.cpu[part] += time.process_time() - cpu
+                self.main[part] += time.thread_time() - main
+                self.calls[part] += 1
         return timed
 
 
@@ -78,18 +86,17 @@ def profile(name: str) -> dict:
     net.train_step = clock.wrap("train_step", net.train_step)
     opt.step = clock.wrap("optimizer", opt.step)
     trainer.run_epoch = clock.wrap("epoch", trainer.run_epoch)
-    training_numpy, inference_numpy = TimedNumpy(clock), TimedNumpy(Clock())
-    evaluate = clock.wrap("evaluation", trainer.evaluate)
+    evaluate = trainer.evaluate
 
     def evaluate_apart():  # type: ignore[no-untyped-def]
-        network_module.np = inference_numpy   # inference's products are not the step's
+        clock.prefix = "evaluation: "   # inference's products and activations are not the step's
         try:
             return evaluate()
         finally:
-            network_module.np = training_numpy
+            clock.prefix = ""
 
-    trainer.evaluate = evaluate_apart
-    network_module.np = training_numpy
+    trainer.evaluate = clock.wrap("evaluation", evaluate_apart)
+    network_module.np = TimedNumpy(clock)
     wall, cpu = time.perf_counter(), time.process_time()
     try:
         trainer.fit()
@@ -99,34 +106,38 @@ def profile(name: str) -> dict:
     steps = trainer.progress.step
     inference_calls = clock.calls["evaluation"]
     ev_wall, ev_cpu = clock.wall["evaluation"], clock.cpu["evaluation"]
-    parts = {"matrix products (GEMM)": (clock.wall["matrix products"],
-                                        clock.cpu["matrix products"])}
-    inner = ["activation forward", "activation backward", "loss and dZ[L]"]
-    for key in inner:
-        parts[key] = (clock.wall[key], clock.cpu[key])
-    inner_wall = sum(v[0] for v in parts.values())
-    inner_cpu = sum(v[1] for v in parts.values())
-    parts["rest of train_step"] = (clock.wall["train_step"] - inner_wall,
-                                   clock.cpu["train_step"] - inner_cpu)
-    parts["optimizer (Adam)"] = (clock.wall["optimizer"], clock.cpu["optimizer"])
-    parts["loop: shuffle, gather, bookkeeping"] = (
-        clock.wall["epoch"] - clock.wall["train_step"] - clock.wall["optimizer"],
-        clock.cpu["epoch"] - clock.cpu["train_step"] - clock.cpu["optimizer"])
+    measures = {"wall": clock.wall, "cpu": clock.cpu, "main": clock.main}
+
+    def part(*keys: str, minus: tuple[str, ...] = ()) -> dict[str, float]:
+        return {m: sum(d[k] for k in keys) - sum(d[k] for k in minus)
+                for m, d in measures.items()}
+
+    inner = ("matrix products", "activation forward", "activation backward", "loss and dZ[L]")
+    parts = {"matrix products (GEMM)": part("matrix products"),
+             "activation forward": part("activation forward"),
+             "activation backward": part("activation backward"),
+             "loss and dZ[L]": part("loss and dZ[L]"),
+             "rest of train_step": part("train_step", minus=inner),
+             "optimizer (Adam)": part("optimizer"),
+             "loop: shuffle, gather, bookkeeping": part("epoch",
+                                                        minus=("train_step", "optimizer"))}
     products_wall = clock.wall["matrix products"]
-    step_wall = clock.wall["epoch"]
-    step_cpu = clock.cpu["epoch"]
+    step = part("epoch")
     flops = 6.0 * w.parameters * trainer.progress.samples
     result = {
         "workload": name, "steps": steps, "load_average": os.getloadavg(),
         "openblas_thread_timeout": os.environ.get("OPENBLAS_THREAD_TIMEOUT"),
-        "per_step_ms": {k: {"wall": 1e3 * v[0] / steps, "cpu": 1e3 * v[1] / steps,
-                            "cpu_share": v[1] / step_cpu} for k, v in parts.items()},
-        "step_ms": {"wall": 1e3 * step_wall / steps, "cpu": 1e3 * step_cpu / steps},
+        "per_step_ms": {k: {**{m: 1e3 * v[m] / steps for m in measures},
+                            "wall_share": v["wall"] / step["wall"],
+                            "cpu_share": v["cpu"] / step["cpu"],
+                            "main_share": v["main"] / step["main"]}
+                        for k, v in parts.items()},
+        "step_ms": {m: 1e3 * step[m] / steps for m in measures},
         "samples_per_second": trainer.progress.samples / trainer.progress.train_seconds,
         "products_gflops_wall": flops / products_wall / 1e9,
         "evaluation": {"calls": inference_calls, "wall_s_per_call": ev_wall / inference_calls,
                        "cpu_s_per_call": ev_cpu / inference_calls,
-                       "in_step_equivalents": ev_wall / inference_calls / (step_wall / steps)},
+                       "in_step_equivalents": ev_wall / inference_calls / (step["wall"] / steps)},
         "fit": {"wall_s": total_wall, "cpu_s": total_cpu,
                 "train_seconds": trainer.progress.train_seconds},
     }
@@ -137,15 +148,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("workload", nargs="?", default="large", choices=list(WORKLOADS))
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--dlcli-root", type=Path, default=None,
+                        help="the checkout whose dlcli is profiled (default: this one)")
     args = parser.parse_args()
     r = profile(args.workload)
+    r["dlcli_root"] = str(Path(network_module.__file__).resolve().parents[2])
     print(f"{args.workload}: {r['steps']} steps, load {r['load_average'][0]:.1f}, "
           f"{r['samples_per_second']:,.0f} samples/s; products at "
           f"{r['products_gflops_wall']:.0f} GFLOP/s (wall)")
-    print(f"{'per step':38} {'wall ms':>8} {'CPU ms':>8} {'CPU share':>9}")
+    print(f"{'per step':34} {'wall ms':>8} {'CPU ms':>8} {'main ms':>8} "
+          f"{'CPU share':>9} {'main share':>10}")
     for key, v in r["per_step_ms"].items():
-        print(f"{key:38} {v['wall']:8.3f} {v['cpu']:8.3f} {v['cpu_share']:9.1%}")
-    print(f"{'whole step':38} {r['step_ms']['wall']:8.3f} {r['step_ms']['cpu']:8.3f}")
+        print(f"{key:34} {v['wall']:8.3f} {v['cpu']:8.3f} {v['main']:8.3f} "
+              f"{v['cpu_share']:9.1%} {v['main_share']:10.1%}")
+    s = r["step_ms"]
+    print(f"{'whole step':34} {s['wall']:8.3f} {s['cpu']:8.3f} {s['main']:8.3f}")
+    print("(CPU: every thread of the process; main: the training thread alone, exact for the "
+          "single-threaded parts)")
     e = r["evaluation"]
     print(f"evaluation: {e['calls']} passes, {e['wall_s_per_call'] * 1e3:.1f} ms wall / "
           f"{e['cpu_s_per_call'] * 1e3:.1f} ms CPU each ({e['in_step_equivalents']:.1f} steps)")
