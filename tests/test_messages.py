@@ -266,3 +266,39 @@ def test_set_fixes_a_key_of_the_search_space(tmp_path):
                    tmp_path / "runs2") == (
         "error: config error at search: --set fixes every key of it (optimizer.learning_rate, "
         "training.batch_size); nothing is left to search")
+
+
+# -- command-line mistakes ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("args,message", [
+    (["trian"], "no such command 'trian' (did you mean 'train'?); dlcli -h for help"),
+    (["--versoin"], "no such option: --versoin (did you mean --version?); dlcli -h for help"),
+    (["train"], "missing argument 'CONFIG'; usage: dlcli train [OPTIONS] CONFIG (dlcli train "
+                "-h for more)"),
+    (["compare"], "missing argument 'RUN_DIR'; usage: dlcli compare [OPTIONS] RUN_DIR... "
+                  "(dlcli compare -h for more)"),
+    (["train", "x.yaml", "--nmae", "x"], "no such option: --nmae (did you mean --name or "
+                                         "--note?); dlcli train -h for help"),
+    (["train", "x.yaml", "--epochs", "0"], "--epochs 0 is not allowed; must be at least 1; "
+                                           "dlcli train -h for help"),
+    (["train", "x.yaml", "--epochs", "many"], "--epochs many is not allowed; must be a whole "
+                                              "number; dlcli train -h for help"),
+    (["compare", "x", "--format", "xml"], "--format xml is not allowed; must be one of table, "
+                                          "markdown, csv, json; dlcli compare -h for help"),
+])
+def test_command_line_mistakes_are_one_line(tmp_path, args, message):
+    result = runner.invoke(app, args)
+    assert (result.exit_code, result.output) == (2, f"error: {message}\n")
+
+
+@pytest.mark.parametrize("setting,message", [
+    ("training.epochs=true", "training.epochs: true is not allowed; must be a whole number"),
+    ("optimizer.learning_rate=false", "optimizer.learning_rate: false is not allowed; must be "
+                                      "a number"),
+    ("model.hidden=[4,true]", "model.hidden[1]: true is not allowed; must be a whole number"),
+])
+def test_true_is_not_one(tmp_path, setting, message):
+    """pydantic reads true as 1 where a number goes: 'epochs: true' trained one epoch."""
+    config = write_config(tmp_path)
+    assert refused(["train", str(config), "--set", setting], tmp_path / "runs") == \
+        f"error: config error at {message}"

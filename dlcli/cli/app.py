@@ -6,6 +6,7 @@ failed check or run, 130 for Ctrl-C.
 from __future__ import annotations
 
 import inspect
+import re
 
 import typer
 from typer.core import TyperCommand, TyperGroup
@@ -35,6 +36,47 @@ def _flags_as_flags(params: list) -> list:  # type: ignore[type-arg]
     return params
 
 
+# Typer 0.2x vendors click; the UsageError it raises is BadParameter's base either way.
+_UsageError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+
+
+def usage_message(exc: Exception) -> str:
+    """A command-line mistake (unknown command or option, missing argument, bad option value)
+    in the one-line form of every other error: plain words, no panel, no pydantic phrasing."""
+    ctx = getattr(exc, "ctx", None)
+    param = getattr(exc, "param", None)
+    cause = exc.__cause__
+    if param is not None and hasattr(cause, "errors"):   # typer checks values with pydantic
+        message = _bad_value(param, cause.errors(include_url=False)[0])
+    else:
+        message = exc.format_message()   # type: ignore[attr-defined]
+        message = re.sub(r"\.? Did you mean (.*)\?$", r" (did you mean \1?)", message)
+        message = re.sub(r"\(Possible options: (.*)\)$",
+                         lambda m: "(did you mean " + " or ".join(m[1].split(", ")) + "?)",
+                         message)
+        message = message[:1].lower() + message[1:].rstrip(".")
+    if ctx is None:
+        return message
+    if type(exc).__name__ == "MissingParameter":
+        usage = ctx.get_usage().removeprefix("Usage: ").replace("{", "").replace("}", "")
+        return f"{message}; usage: {usage} ({ctx.command_path} -h for more)"
+    return f"{message}; {ctx.command_path} -h for help"
+
+
+def _bad_value(param: object, error: dict) -> str:  # type: ignore[type-arg]
+    from dlcli.config.load import requirement
+
+    opts = getattr(param, "opts", None) or [getattr(param, "name", None) or "a value"]
+    given = str(error.get("input"))
+    if error["type"] == "value_error":   # an enum: "'xml' is not one of 'table', 'csv'."
+        text = str(error.get("ctx", {}).get("error", error["msg"]))
+        choices = re.search(r"is not one of (.*?)\.?$", text)
+        wanted = "one of " + choices[1].replace("'", "") if choices else text
+    else:
+        wanted = requirement(error)
+    return f"{opts[0]} {given} is not allowed; must be {wanted}"
+
+
 class _Command(TyperCommand):
     def get_params(self, ctx):  # type: ignore[no-untyped-def]
         return _flags_as_flags(super().get_params(ctx))
@@ -46,12 +88,24 @@ class _Commands(TyperGroup):
     def get_params(self, ctx):  # type: ignore[no-untyped-def]
         return _flags_as_flags(super().get_params(ctx))
 
+    def make_context(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        try:
+            return super().make_context(*args, **kwargs)
+        except _UsageError as exc:   # dlcli --versoin; "dlcli" alone still prints the help
+            if type(exc).__name__ == "NoArgsIsHelpError":
+                raise
+            console.error(usage_message(exc))
+            raise typer.Exit(2) from None
+
     def invoke(self, ctx):  # type: ignore[no-untyped-def]
         try:
             return super().invoke(ctx)
         except DlcliError as exc:
             console.error(str(exc))
             raise typer.Exit(exc.exit_code) from None
+        except _UsageError as exc:
+            console.error(usage_message(exc))
+            raise typer.Exit(2) from None
         except KeyboardInterrupt:
             console.error("interrupted; what was logged is kept (dlcli resume RUN_DIR "
                           "continues a run)")

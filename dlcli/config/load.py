@@ -225,7 +225,7 @@ def _format_error(errors: list[dict[str, Any]], raw: dict[str, Any],
             allowed.append("one of " + ", ".join(names) if len(names) > 1 else shown(names[0]))
             hint = hint or did_you_mean(str(value), names)
         else:
-            allowed.append(_plain(each, parts))
+            allowed.append(requirement(each, parts))
     if any(e["type"] == "list_type" for e in same):
         hint = _list_hint(path, value, set_texts.get(path)) or hint
     unique = list(dict.fromkeys(allowed))
@@ -246,7 +246,7 @@ def _list_hint(path: str, value: Any, set_text: str | None) -> str:
     return f"did you mean [{items}]?"
 
 
-def _plain(error: dict[str, Any], parts: list[str]) -> str:
+def requirement(error: dict[str, Any], parts: Sequence[str] = ()) -> str:
     """What pydantic's error asks for, in the words of the config (after "must be")."""
     kind, ctx = error["type"], error.get("ctx", {})
     if kind in ("model_type", "model_attributes_type", "dict_type"):

@@ -8,10 +8,11 @@ flow, so config cannot read them when its types are built.)
 """
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
 
-from pydantic import (BaseModel, ConfigDict, Field, field_serializer, field_validator,
-                      model_validator)
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo,
+                      field_serializer, field_validator, model_validator)
+from pydantic_core import PydanticCustomError
 
 from dlcli.numbers import counted
 from dlcli.run_schema import MONITORS, Direction, direction
@@ -33,10 +34,43 @@ Probability = Annotated[float, Field(gt=0.0, le=1.0)]
 UnitInterval = Annotated[float, Field(ge=0.0, lt=1.0)]
 
 
+def _whole_number(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise PydanticCustomError("number_not_boolean", "a whole number")
+    return value
+
+
+# A list element that is a count: [true] is not [1].
+Size = Annotated[int, Field(ge=1), BeforeValidator(_whole_number)]
+
+
 class Section(BaseModel):
     """Every config section: unknown keys are errors, values are re-validated on assignment."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        # pydantic reads true as 1 where a number goes: "epochs: true" trained one epoch.
+        if isinstance(value, bool) and info.field_name is not None:
+            kinds = _scalar_kinds(cls.model_fields[info.field_name].annotation)
+            if bool not in kinds and kinds & {int, float}:
+                raise PydanticCustomError(
+                    "number_not_boolean",
+                    "a whole number" if int in kinds and float not in kinds else "a number")
+        return value
+
+
+def _scalar_kinds(annotation: Any) -> set[type]:
+    """The plain types a field takes at its top level (``int | Literal['full']`` -> {int})."""
+    if isinstance(annotation, type):
+        return {annotation}
+    kinds: set[type] = set()
+    for arg in get_args(annotation):
+        if get_origin(arg) is not list and get_origin(annotation) is not list:
+            kinds |= _scalar_kinds(arg)
+    return kinds
 
 
 class AugmentConfig(Section):
@@ -59,7 +93,7 @@ class DataConfig(Section):
     test: str | None = None
     target: str | int | None = None
     header: bool | Literal["auto"] = "auto"
-    image_shape: list[Annotated[int, Field(ge=1)]] | None = Field(None, min_length=2,
+    image_shape: list[Size] | None = Field(None, min_length=2,
                                                                   max_length=3)
     memory_map: bool | Literal["auto"] = "auto"
     dev_fraction: UnitInterval = 0.0
@@ -99,7 +133,7 @@ class BatchNormConfig(Section):
 
 
 class ModelConfig(Section):
-    hidden: list[Annotated[int, Field(ge=1)]]
+    hidden: list[Size]
     activation: Activation | list[Activation] = "relu"
     output: Literal[OUTPUTS] = "auto"  # type: ignore[valid-type]
     init: Initializer = "he"
