@@ -28,7 +28,7 @@ from dlcli.config.load import load_config, read_yaml
 from dlcli.config.resumable import check_resumable
 from dlcli.config.schema import Config
 from dlcli.data.dataset import Dataset
-from dlcli.errors import DlcliError, InputError, RunError, WriteError
+from dlcli.errors import DlcliError, InputError, RunError, WriteError, os_reason
 from dlcli.numbers import count, measure
 from dlcli.reports import boundary
 from dlcli.reports.background import Painter
@@ -325,7 +325,10 @@ def _parent_history(parent: Path, start: int) -> list[dict[str, Any]]:
         rows = []
     except UnicodeDecodeError:
         raise InputError(f"cannot resume {parent}: {path} is not UTF-8 text") from None
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
+        raise InputError(f"cannot resume {parent}: {path} cannot be read "
+                         f"({os_reason(exc)})") from None
+    except ValueError as exc:
         raise InputError(f"cannot resume {parent}: {path} cannot be read ({exc})") from None
     kept = [row for row in rows if row[EPOCH] is not None and row[EPOCH] <= start]
     epochs = [row[EPOCH] for row in kept]

@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
+from dlcli.errors import os_reason
+
 Fail = Callable[[str], Exception]
 
 _BROKEN = (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error)
@@ -29,7 +31,7 @@ def _reason(path: str | os.PathLike[str], exc: BaseException) -> str:
         with open(path, "rb") as handle:
             head = handle.read(6)
     except OSError as err:
-        return f"cannot be read ({err.strerror or err})"
+        return f"cannot be read ({os_reason(err)})"
     if not head:
         return "is empty (0 bytes); it should be an NPZ file (numpy.savez)"
     if head.startswith(b"\x93NUMPY"):

@@ -302,3 +302,15 @@ def test_true_is_not_one(tmp_path, setting, message):
     config = write_config(tmp_path)
     assert refused(["train", str(config), "--set", setting], tmp_path / "runs") == \
         f"error: config error at {message}"
+
+
+@pytest.mark.parametrize("error,reason", [
+    (IsADirectoryError(21, "Is a directory", "configs"), "is a directory"),
+    (PermissionError(13, "Permission denied", "/x", None, "/y"), "permission denied"),
+    (OSError(28, "No space left on device"), "no space left on device"),
+    (OSError("the scheduler went away"), "the scheduler went away"),
+    (OSError(), "OSError"),
+])
+def test_os_reason_is_plain_words_without_errno_or_path(error, reason):
+    from dlcli.errors import os_reason
+    assert os_reason(error) == reason

@@ -42,7 +42,7 @@ from dlcli.apply.model import Model
 from dlcli.config.load import load_config, read_yaml
 from dlcli.data.builtin import DATASETS, load_builtin
 from dlcli.data.columns import column_order, listing
-from dlcli.errors import DataError, InputError
+from dlcli.errors import DataError, InputError, os_reason
 from dlcli.npzfile import MemberRows, open_npz
 from dlcli.run_schema import CONFIG_FILE
 from dlcli.build import data_stream, load_run_data
@@ -150,7 +150,7 @@ def _csv_batches(model: Model, path: str, labels: bool, target: str | None,
     try:
         handle = open(path, newline="", encoding="utf-8-sig")
     except OSError as exc:
-        raise DataError(f"cannot be read: {exc.strerror}", file=path) from None
+        raise DataError(f"cannot be read: {os_reason(exc)}", file=path) from None
     with handle:
         try:
             header, data_line = _header(handle, path)

@@ -25,7 +25,7 @@ from dlcli.config.schema import NORMALIZERS, Config
 from dlcli.data.dataset import Dataset
 from dlcli.data.prepare import DTYPES
 from dlcli.data.transforms import check_transforms
-from dlcli.errors import InputError
+from dlcli.errors import InputError, os_reason
 from dlcli.nn.activations import ACTIVATIONS
 from dlcli.nn.losses import OUTPUTS
 from dlcli.nn.network import Network
@@ -148,7 +148,9 @@ def read_model(run_dir: str | Path) -> ModelInfo:
                          f"{METRICS_FILE})")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except OSError as exc:
+        raise InputError(f"{path} cannot be read: {os_reason(exc)}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"{path} cannot be read as JSON ({exc})") from None
     if not isinstance(data, dict):
         raise InputError(f"{path} is not a JSON object")

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.measure import Measurement
 from rich.table import Table
 
-from dlcli.errors import InputError, RunError
+from dlcli.errors import InputError, RunError, os_reason
 
 if TYPE_CHECKING:   # the rest is imported where it is used: building the CLI loads no numpy
     from dlcli.reports import compare as report
@@ -241,7 +241,7 @@ def compare(
                       legend_title=f"best first by {comparison.metric}"
                       if comparison.best is not None else "")
         except OSError as exc:
-            raise RunError(f"could not write {str(plot)!r}: {exc}") from None
+            raise RunError(f"could not write {str(plot)!r}: {os_reason(exc)}") from None
         typer.echo(f"wrote {plot}", err=True)
 
     if not any(r.readable for r in records):
@@ -277,5 +277,5 @@ def _show_groups(grouping: grouped.Grouping, comparison: report.Comparison,
         try:
             plot_study(groups, plot, title=title)
         except OSError as exc:
-            raise RunError(f"could not write {str(plot)!r}: {exc}") from None
+            raise RunError(f"could not write {str(plot)!r}: {os_reason(exc)}") from None
         typer.echo(f"wrote {plot}", err=True)

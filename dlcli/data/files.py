@@ -57,7 +57,7 @@ import numpy as np
 from dlcli.data.mapped import map_array
 from dlcli.data.table import Table
 from dlcli.data.transforms import pixel_transforms
-from dlcli.errors import DataError, shown
+from dlcli.errors import DataError, os_reason, shown
 from dlcli.npzfile import open_npz
 from dlcli.registry import did_you_mean
 
@@ -83,7 +83,7 @@ def read_table(path: str, target: str | int | None = None, *, half: str = "train
         with open(file, "rb") as handle:
             magic = handle.read(6)
     except OSError as exc:
-        raise DataError(f"cannot be read: {exc.strerror}", file=path) from None
+        raise DataError(f"cannot be read: {os_reason(exc)}", file=path) from None
     if not magic:
         raise DataError("the file is empty", file=path)
     if magic.startswith(b"PK"):
@@ -485,7 +485,9 @@ def read_npy(path: str, target: str | int | None = None, *, memory_map: bool = F
     try:
         table = (_mapped(path, None, None) if memory_map
                  else np.load(path, allow_pickle=False))
-    except (OSError, ValueError, EOFError) as exc:
+    except OSError as exc:
+        raise DataError(f"cannot be read: {os_reason(exc)}", file=path) from None
+    except (ValueError, EOFError) as exc:
         raise DataError(f"is not a readable NPY file ({exc})", file=path) from None
     if table.ndim != 2 or table.shape[1] < 2:
         raise DataError(f"holds an array of shape {table.shape}; an .npy data file is one "

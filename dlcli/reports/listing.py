@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dlcli.errors import InputError
+from dlcli.errors import InputError, os_reason
 from dlcli.registry import did_you_mean
 from dlcli.reports.compare import companion_metric, direction, metric_value
 from dlcli.runs.reader import RunRecord, is_run_dir, read_run, run_id, time_stamp
@@ -143,7 +143,7 @@ def read_entries(runs_dir: str | os.PathLike[str]) -> list[Entry]:
     try:
         children = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     except OSError as exc:
-        raise InputError(f"cannot look into {str(root)!r}: {exc.strerror or exc}") from None
+        raise InputError(f"cannot look into {str(root)!r}: {os_reason(exc)}") from None
     for child in children:
         if is_run_dir(child):
             record = read_run(child)

@@ -17,7 +17,7 @@ from typing import Any
 
 
 from dlcli.config import safe_yaml
-from dlcli.errors import ConfigError, InputError
+from dlcli.errors import ConfigError, InputError, os_reason
 from dlcli.run_schema import (CONFIG_FILE, COUNT_COLUMNS, HISTORY_FILE, METRICS_FILE,
                               OVERRIDES_FILE)
 from dlcli.runs.liveness import killed_metrics, process_gone
@@ -100,7 +100,7 @@ def find_runs(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
                 for run in ([child] if is_run_dir(child) else
                             [g for g in _subdirs(child) if is_run_dir(g)])]
         except OSError as exc:
-            raise InputError(f"cannot look into {str(path)!r}: {exc.strerror or exc}") from None
+            raise InputError(f"cannot look into {str(path)!r}: {os_reason(exc)}") from None
         if not runs:
             raise InputError(
                 f"{str(path)!r} is not a run directory and holds none, even two levels down "

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 
 from dlcli.blas import blas_limit
-from dlcli.errors import InputError
+from dlcli.errors import InputError, os_reason
 
 BLAS_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
             "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
@@ -258,8 +258,9 @@ class DaskExecutor:
             self._client = distributed.Client(scheduler, timeout=timeout,
                                               set_as_default=False)
         except (OSError, TimeoutError, ValueError) as exc:
+            reason = os_reason(exc) if isinstance(exc, OSError) else str(exc)
             raise InputError(f"cannot connect to the Dask scheduler at {scheduler!r}: "
-                             f"{exc}") from None
+                             f"{reason}") from None
         self.blas_threads = blas_threads
         info = self._client.scheduler_info()
         workers = info.get("workers", {})

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from dlcli.config import load_config, read_yaml
-from dlcli.errors import ConfigError, InputError, RunError
+from dlcli.errors import ConfigError, InputError, RunError, os_reason
 from dlcli.runs.files import write_json, write_yaml
 from dlcli.study.precedence import fixed_keys, fixed_note
 from dlcli.study.runner import Batch, Log, Planner, Study, ranked
@@ -229,7 +229,7 @@ class RandomSearch(Planner):
             return None
         except OSError as exc:
             if log is not None:
-                log(f"could not write {path}: {exc}")
+                log(f"could not write {path}: {os_reason(exc)}")
             return None
         return path
 
