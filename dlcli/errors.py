@@ -14,8 +14,8 @@ def os_reason(error: OSError) -> str:
     """Why a file operation failed, in plain words: the system's reason lower-cased, without
     the errno and the file name that ``str(error)`` repeats (``[Errno 21] Is a directory:
     'configs'`` -> ``is a directory``). The message around it names the file, once."""
-    reason = error.strerror or (str(error) if error.args else "") or type(error).__name__
-    return reason[:1].lower() + reason[1:]
+    reason = error.strerror or (str(error) if error.args else "")
+    return reason[:1].lower() + reason[1:] if reason else type(error).__name__
 
 
 class DlcliError(Exception):
