@@ -10,6 +10,8 @@ from typing import Any
 
 import yaml
 
+from dlcli.study.runner import StudyCallback
+
 SMALL = {"name": "small", "seed": 1,
          "data": {"dataset": "moons", "options": {"n_samples": 200}, "dev_fraction": 0.25},
          "model": {"hidden": [6, 3]},
@@ -22,6 +24,35 @@ def write_config(folder: Path, config: dict[str, Any] | None = None, name: str =
     path = folder / name
     path.write_text(yaml.safe_dump(config if config is not None else SMALL))
     return path
+
+
+def write_yaml(path: Path, data: Any) -> Path:
+    """``data`` as YAML in the file ``path`` (a config, a search space)."""
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def csv_rows(path: Path) -> list[dict[str, str]]:
+    """The rows of a CSV file with a header (a study's study.csv or trials.csv)."""
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def sub_dirs(folder: Path) -> list[Path]:
+    """The directories in ``folder``, by name (a study's runs, oldest first)."""
+    return sorted(p for p in folder.iterdir() if p.is_dir())
+
+
+class StopAfter(StudyCallback):
+    """A study callback that presses Ctrl-C after ``count`` finished tasks."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+
+    def on_task_end(self, study: Any, outcome: Any) -> None:
+        self.count -= 1
+        if self.count == 0:
+            raise KeyboardInterrupt
 
 
 def only_run(runs_dir: Path) -> Path:

@@ -3,7 +3,6 @@ diverged runs, Ctrl-C and --resume, the shared data split, and bad input refused
 Real runs of a tiny network, each well under a second."""
 from __future__ import annotations
 
-import csv
 import json
 import shutil
 from pathlib import Path
@@ -19,7 +18,7 @@ from dlcli.errors import InputError
 from dlcli.experiment import prepare
 from dlcli.study.executors import InProcessExecutor
 from dlcli.study.grid import create_sweep, open_sweep, parse_grid_option, split_values
-from dlcli.study.runner import StudyCallback
+from helpers import StopAfter, csv_rows, sub_dirs, write_yaml
 
 BASE = {"name": "g", "seed": 5,
         "data": {"dataset": "moons", "options": {"n_samples": 120}, "dev_fraction": 0.25},
@@ -34,17 +33,7 @@ def sweep_cli(args):
 
 
 def rows(path: Path) -> list[dict[str, str]]:
-    with open(path / "study.csv", newline="") as handle:
-        return list(csv.DictReader(handle))
-
-
-def run_dirs(path: Path) -> list[Path]:
-    return sorted(p for p in path.iterdir() if p.is_dir())
-
-
-def write(path: Path, data) -> Path:
-    path.write_text(yaml.safe_dump(data))
-    return path
+    return csv_rows(path / "study.csv")
 
 
 # -- the grid parser ------------------------------------------------------------------------------
@@ -95,7 +84,7 @@ def test_study_directory_has_a_run_per_point_and_seed_a_row_each_and_a_summary(t
     path = result.path
     assert path.parent == tmp_path / "runs" and path.name.endswith("-g-sweep")
     table = rows(path)
-    assert len(table) == 8 and len(run_dirs(path)) == 8
+    assert len(table) == 8 and len(sub_dirs(path)) == 8
     assert list(table[0])[:6] == ["number", "point", "optimizer.name", "model.hidden", "seed",
                                   "status"]
     assert [(r["point"], r["optimizer.name"], r["model.hidden"], r["seed"]) for r in table[:4]] \
@@ -162,16 +151,6 @@ def test_failed_and_diverged_runs_are_recorded_and_the_sweep_goes_on(tmp_path):
     assert groups[0.5]["best"]["dev_loss"]["n"] == 2
 
 
-class StopAfter(StudyCallback):
-    def __init__(self, count: int) -> None:
-        self.count = count
-
-    def on_task_end(self, study, outcome):
-        self.count -= 1
-        if self.count == 0:
-            raise KeyboardInterrupt
-
-
 def test_ctrl_c_keeps_finished_runs_and_resume_runs_only_the_rest(tmp_path):
     study = create_sweep(BASE, tmp_path, grid=["optimizer.name=gd,adam"], seeds=2)
     with pytest.raises(KeyboardInterrupt):
@@ -193,12 +172,12 @@ def test_ctrl_c_keeps_finished_runs_and_resume_runs_only_the_rest(tmp_path):
     assert table[:2] == before[:2]                          # not run again
     assert table[2]["best.dev_loss"] == before[2]["best.dev_loss"]   # same run, same result
     assert not left.exists()
-    assert len(run_dirs(study.path)) == 4                  # one directory per run
+    assert len(sub_dirs(study.path)) == 4                  # one directory per run
     assert result.status == "completed"
 
 
 def test_grid_from_the_config_with_a_grid_option_replacing_one_key(tmp_path):
-    config = write(tmp_path / "exp.yaml", {**BASE, "sweep": {
+    config = write_yaml(tmp_path / "exp.yaml", {**BASE, "sweep": {
         "grid": {"optimizer": {"name": ["gd", "adam"]}, "model.hidden": [[3]]}, "seeds": 1}})
     result = sweep_cli([str(config), "--grid", "optimizer.name=rmsprop,momentum,adam",
                                  "-w", "1", "--runs-dir", str(tmp_path / "runs")])
@@ -223,7 +202,7 @@ def test_grid_from_the_config_with_a_grid_option_replacing_one_key(tmp_path):
     ("optimizer.name=gd,gd", "the values must differ"),
 ])
 def test_bad_grid_is_exit_2_before_anything_runs_and_no_directory(tmp_path, grid, words):
-    config = write(tmp_path / "exp.yaml", BASE)
+    config = write_yaml(tmp_path / "exp.yaml", BASE)
     result = sweep_cli([str(config), "--grid", grid,
                                  "--runs-dir", str(tmp_path / "runs")])
     assert result.exit_code == 2, result.output
@@ -232,7 +211,7 @@ def test_bad_grid_is_exit_2_before_anything_runs_and_no_directory(tmp_path, grid
 
 
 def test_a_point_whose_values_do_not_fit_together_is_refused_up_front(tmp_path):
-    config = write(tmp_path / "exp.yaml", {**BASE, "model": {"hidden": [4, 2]}})
+    config = write_yaml(tmp_path / "exp.yaml", {**BASE, "model": {"hidden": [4, 2]}})
     result = sweep_cli([str(config), "-g", "model.hidden=[4,2],[4]",
                                  "-g", "model.activation=relu,[relu, tanh]",
                                  "--runs-dir", str(tmp_path / "runs")])
@@ -244,7 +223,7 @@ def test_a_point_whose_values_do_not_fit_together_is_refused_up_front(tmp_path):
 
 
 def test_bad_sweep_section_names_its_key(tmp_path):
-    config = write(tmp_path / "exp.yaml", {**BASE, "sweep": {"grids": {}}})
+    config = write_yaml(tmp_path / "exp.yaml", {**BASE, "sweep": {"grids": {}}})
     result = sweep_cli([str(config), "--runs-dir", str(tmp_path / "runs")])
     assert result.exit_code == 2
     assert "sweep.grids: unknown key 'grids' (did you mean 'grid'?)" in \
@@ -261,7 +240,7 @@ def test_cli_resume_refuses_options_that_would_change_the_sweep(tmp_path):
 
 
 def test_dlcli_app_has_the_sweep_command_and_exit_1_when_no_run_succeeds(tmp_path):
-    config = write(tmp_path / "exp.yaml", {**BASE, "optimizer": {"name": "gd"}})
+    config = write_yaml(tmp_path / "exp.yaml", {**BASE, "optimizer": {"name": "gd"}})
     result = runner.invoke(app, ["sweep", str(config), "-g",
                                        "optimizer.learning_rate=1.0e6", "--seeds", "1",
                                        "-w", "1", "-q", "--runs-dir", str(tmp_path / "runs")])
@@ -348,9 +327,9 @@ def test_compare_group_by_an_unknown_key_is_exit_2(small_sweep):
 
 
 def test_train_trains_the_base_config_of_a_study_config(tmp_path):
-    config = write(tmp_path / "exp.yaml", {**BASE, "sweep": {"grid": {"optimizer.name": ["gd"]}},
-                                           "search": {"optimizer.learning_rate":
-                                                      {"log_uniform": [0.001, 0.1]}}})
+    config = write_yaml(tmp_path / "exp.yaml",
+                        {**BASE, "sweep": {"grid": {"optimizer.name": ["gd"]}},
+                         "search": {"optimizer.learning_rate": {"log_uniform": [0.001, 0.1]}}})
     result = runner.invoke(app, ["train", str(config), "-q", "--runs-dir",
                                        str(tmp_path / "runs")])
     assert result.exit_code == 0, result.output

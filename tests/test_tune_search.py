@@ -2,7 +2,6 @@
 Ctrl-C and the command line. Real trials of a tiny network, each well under a second."""
 from __future__ import annotations
 
-import csv
 import json
 import os
 import subprocess
@@ -19,9 +18,10 @@ from dlcli.config import load_config, read_yaml
 from dlcli.experiment import run
 from dlcli.study.executors import InProcessExecutor, LocalExecutor, worker_report
 from dlcli.study.random_search import create_search, open_search, trial_seeds
-from dlcli.study.runner import Study, StudyCallback
+from dlcli.study.runner import Study
 from dlcli.study.tasks import metric_of
-from helpers import interrupt, start_interruptible
+from helpers import (StopAfter, csv_rows, interrupt, start_interruptible, sub_dirs,
+                     write_yaml)
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = {"name": "s", "seed": 1, "data": {"dataset": "moons", "dev_fraction": 0.25},
@@ -34,12 +34,7 @@ runner = CliRunner()
 
 
 def rows(search_dir: Path) -> list[dict[str, str]]:
-    with open(search_dir / "trials.csv", newline="") as handle:
-        return list(csv.DictReader(handle))
-
-
-def trial_dirs(search_dir: Path) -> list[Path]:
-    return sorted(p for p in search_dir.iterdir() if p.is_dir())
+    return csv_rows(search_dir / "trials.csv")
 
 
 def status_of(run_dir: Path) -> str | None:
@@ -160,18 +155,6 @@ def test_a_trial_whose_values_do_not_fit_together_is_failed_and_the_search_goes_
     assert any(r["status"] == "failed" for r in table)
 
 
-class StopAfter(StudyCallback):
-    """Ctrl-C after ``count`` finished trials."""
-
-    def __init__(self, count: int) -> None:
-        self.count = count
-
-    def on_task_end(self, study, outcome):
-        self.count -= 1
-        if self.count == 0:
-            raise KeyboardInterrupt
-
-
 def test_ctrl_c_keeps_finished_trials_and_resume_does_not_repeat_them(tmp_path):
     first = search(tmp_path, trials=3, rounds=2)
     with pytest.raises(KeyboardInterrupt):
@@ -185,7 +168,7 @@ def test_ctrl_c_keeps_finished_trials_and_resume_does_not_repeat_them(tmp_path):
     table = rows(path)
     assert [r["trial"] for r in table] == ["1", "2", "3", "4", "5", "6"]
     assert all(table[i] == before[str(i + 1)] for i in range(2))   # not run again
-    assert len(trial_dirs(path)) == 6
+    assert len(sub_dirs(path)) == 6
     assert result.status == "completed"
 
 
@@ -206,7 +189,7 @@ def test_resume_with_more_rounds_and_after_losing_rows(tmp_path):
     for key in ("optimizer.learning_rate", "optimizer.beta1", "model.activation", "seed",
                 "dev_loss"):
         assert table[2][key] == original[2][key]
-    assert len(trial_dirs(path)) == 7           # the lost trial's first directory stays
+    assert len(sub_dirs(path)) == 7           # the lost trial's first directory stays
     assert json.loads((path / "search.json").read_text())["rounds"] == 2
     with pytest.raises(Exception, match="already has trials of round 2"):
         open_search(path, rounds=1)
@@ -264,13 +247,8 @@ def test_parallel_and_sequential_searches_draw_the_same_trials(tmp_path):
 
 # -- the command line ----------------------------------------------------------------------------
 
-def write(path: Path, data) -> Path:
-    path.write_text(yaml.safe_dump(data))
-    return path
-
-
 def test_cli_runs_a_search_from_the_configs_search_section(tmp_path):
-    config = write(tmp_path / "exp.yaml", {**BASE, "search": SPACE})
+    config = write_yaml(tmp_path / "exp.yaml", {**BASE, "search": SPACE})
     result = runner.invoke(app, ["tune", str(config), "--trials", "2", "--rounds", "2",
                                  "--workers", "1", "--runs-dir", str(tmp_path / "runs")])
     assert result.exit_code == 0, result.output
@@ -280,8 +258,10 @@ def test_cli_runs_a_search_from_the_configs_search_section(tmp_path):
 
 
 def test_cli_space_file_wins_over_the_config_and_compare_reads_the_search(tmp_path):
-    config = write(tmp_path / "exp.yaml", {**BASE, "search": {"nonsense.key": {"uniform": [0, 1]}}})
-    space = write(tmp_path / "space.yaml", {"regularization.l2": {"log_uniform": [1e-4, 1e-2]}})
+    config = write_yaml(tmp_path / "exp.yaml",
+                        {**BASE, "search": {"nonsense.key": {"uniform": [0, 1]}}})
+    space = write_yaml(tmp_path / "space.yaml",
+                       {"regularization.l2": {"log_uniform": [1e-4, 1e-2]}})
     result = runner.invoke(app, ["tune", str(config), "--space", str(space), "--trials", "3", "-q",
                                  "--workers", "1", "--runs-dir", str(tmp_path / "runs")])
     assert result.exit_code == 0, result.output
@@ -301,8 +281,8 @@ def test_cli_space_file_wins_over_the_config_and_compare_reads_the_search(tmp_pa
     ({"optimizer.learning_rate": {"log_uniform": [0, 1e-1]}}, ["0 < a < b"]),
 ])
 def test_cli_bad_space_is_exit_2_with_the_key_path_and_nothing_written(tmp_path, space, words):
-    config = write(tmp_path / "exp.yaml", BASE)
-    space_file = write(tmp_path / "space.yaml", space)
+    config = write_yaml(tmp_path / "exp.yaml", BASE)
+    space_file = write_yaml(tmp_path / "space.yaml", space)
     result = runner.invoke(app, ["tune", str(config), "--space", str(space_file), "--trials", "2",
                                  "--runs-dir", str(tmp_path / "runs")])
     assert result.exit_code == 2
@@ -316,10 +296,10 @@ def test_cli_bad_space_is_exit_2_with_the_key_path_and_nothing_written(tmp_path,
     ([], "--trials"),
     (["--trials", "2", "--keep", "1.5"], "--keep"),
     (["--trials", "2", "--executor", "dask"], "--scheduler"),
-    (["--trials", "2", "--space", "missing.yaml"], "no such file"),
+    (["--trials", "2", "--space", "missing.yaml"], "space file 'missing.yaml' does not exist"),
 ])
 def test_cli_bad_options_are_exit_2(tmp_path, args, words):
-    config = write(tmp_path / "exp.yaml", {**BASE, "search": SPACE})
+    config = write_yaml(tmp_path / "exp.yaml", {**BASE, "search": SPACE})
     result = runner.invoke(app, ["tune", str(config), *args, "--runs-dir", str(tmp_path / "runs")])
     assert result.exit_code == 2, result.output
     assert words in " ".join(result.stderr.split())
@@ -335,7 +315,7 @@ def test_cli_resume_refuses_options_that_would_change_the_search(tmp_path):
 
 
 def test_cli_exit_1_when_no_trial_succeeds(tmp_path):
-    config = write(tmp_path / "exp.yaml", {**BASE, "optimizer": {"name": "gd"},
+    config = write_yaml(tmp_path / "exp.yaml", {**BASE, "optimizer": {"name": "gd"},
                                            "search": {"optimizer.learning_rate":
                                                       {"log_uniform": [1e5, 1e6]}}})
     result = runner.invoke(app, ["tune", str(config), "--trials", "2", "-w", "1",
@@ -345,7 +325,7 @@ def test_cli_exit_1_when_no_trial_succeeds(tmp_path):
 
 
 def test_dlcli_app_runs_a_search(tmp_path):
-    config = write(tmp_path / "exp.yaml", {**BASE, "search": SPACE})
+    config = write_yaml(tmp_path / "exp.yaml", {**BASE, "search": SPACE})
     result = runner.invoke(app, ["tune", str(config), "--trials", "2", "-w", "1", "-q",
                                        "--runs-dir", str(tmp_path / "runs")])
     assert result.exit_code == 0, result.output
@@ -359,7 +339,7 @@ def test_ctrl_c_in_a_parallel_search_then_resume(tmp_path):
     # Trials of a few seconds: history.csv reaches the disk in half-second steps, and the
     # signal must land while the search is still running.
     slow = {**BASE, "training": {"epochs": 6000, "batch_size": 16}, "search": SPACE}
-    config = write(tmp_path / "exp.yaml", slow)
+    config = write_yaml(tmp_path / "exp.yaml", slow)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = start_interruptible([sys.executable, "-m", "dlcli", "tune", str(config), "--trials",
                                 "6", "--workers", "2", "-q", "--runs-dir",
@@ -372,7 +352,7 @@ def test_ctrl_c_in_a_parallel_search_then_resume(tmp_path):
             if found and len(rows(found[0].parent)) >= 1:
                 path = found[0].parent
                 # A trial in the middle of its epochs (not one already writing its results).
-                running = next((d for d in trial_dirs(path) if status_of(d) == "running"
+                running = next((d for d in sub_dirs(path) if status_of(d) == "running"
                                 and 5 < len(history_rows(d)) < 5000), None)
             time.sleep(0.02)
         assert running is not None, "no trial finished, or none was running, in time"
@@ -386,7 +366,7 @@ def test_ctrl_c_in_a_parallel_search_then_resume(tmp_path):
     assert 1 <= len(finished) < 6
     assert {r["status"] for r in finished} == {"completed"}
     assert status_of(running) == "interrupted"        # the trial that was running
-    assert "running" not in [status_of(d) for d in trial_dirs(path)]
+    assert "running" not in [status_of(d) for d in sub_dirs(path)]
     assert json.loads((path / "summary.json").read_text())["status"] == "interrupted"
 
     resumed = runner.invoke(app, ["tune", "--resume", str(path), "-w", "2", "-q"])
@@ -394,5 +374,5 @@ def test_ctrl_c_in_a_parallel_search_then_resume(tmp_path):
     table = rows(path)
     assert [int(r["trial"]) for r in table] == list(range(1, 7))
     assert all(r in table for r in finished)          # kept as they were
-    completed_dirs = [d for d in trial_dirs(path) if status_of(d) == "completed"]
+    completed_dirs = [d for d in sub_dirs(path) if status_of(d) == "completed"]
     assert len(completed_dirs) == 6                    # no finished trial ran twice

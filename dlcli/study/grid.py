@@ -23,29 +23,25 @@ brackets, braces and quotes: ``model.hidden=[16,8],[32]`` is two points.
 from __future__ import annotations
 
 import itertools
-import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 
-from dlcli.config import (apply_overrides, check_key_path, load_config, read_yaml, safe_yaml,
-                          validate)
-from dlcli.errors import ConfigError, InputError, RunError, shown
+from dlcli.config import apply_overrides, check_key_path, load_config, safe_yaml, validate
+from dlcli.errors import ConfigError, InputError, shown
 from dlcli.numbers import counted
 from dlcli.registry import did_you_mean
 from dlcli.reports.groups import stats
 from dlcli.run_schema import EPOCH_METRICS, split_metrics
-from dlcli.runs.files import write_json, write_yaml
 from dlcli.study.precedence import fixed_keys, fixed_note
 from dlcli.study.runner import Batch, Log, Planner, Study, cell, one_line
 from dlcli.study.space import yaml_value
 from dlcli.study.tasks import Outcome, Task, check_metric, data_seed_of, metric_mode
 
 SWEEP_FILE = "sweep.json"
-BASE_CONFIG_FILE = "base-config.yaml"
 STUDY_FILE = "study.csv"
 PLOT_FILE = "study.png"
 DEFAULT_SEEDS = 3
@@ -239,21 +235,9 @@ class GridSweep(Planner):
                          for key, values in settings.grid.items()}
 
     # -- files ---------------------------------------------------------------------------------
-    def save(self, path: Path) -> None:
-        write_json(path / SWEEP_FILE, asdict(self.settings))
-        write_yaml(path / BASE_CONFIG_FILE, self.base)
-
     @classmethod
     def load(cls, path: Path) -> GridSweep:
-        if not (path / BASE_CONFIG_FILE).is_file():
-            raise InputError(f"{str(path)!r} is not a sweep directory (it needs "
-                             f"{BASE_CONFIG_FILE}); give the directory dlcli sweep printed")
-        try:
-            data = json.loads((path / SWEEP_FILE).read_text(encoding="utf-8"))
-            settings = Settings(**{k: data[k] for k in Settings.__dataclass_fields__})
-        except (ValueError, KeyError, TypeError) as exc:
-            raise RunError(f"{path / SWEEP_FILE} is unreadable: {exc}") from None
-        return cls(settings, read_yaml(path / BASE_CONFIG_FILE))
+        return cls(*cls.read_saved(path, Settings))
 
     # -- the table -----------------------------------------------------------------------------
     def metric_columns(self) -> list[str]:

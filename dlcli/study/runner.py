@@ -29,13 +29,14 @@ import shutil
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import BrokenExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
-from dlcli.errors import InputError, RunError
+from dlcli.config import read_yaml
+from dlcli.errors import InputError, RunError, os_reason
 from dlcli.run_schema import METRICS_FILE
-from dlcli.runs.files import now_utc, write_json, write_text
+from dlcli.runs.files import now_utc, write_json, write_text, write_yaml
 from dlcli.runs.rundir import create_run_dir
 from dlcli.study.executors import Executor
 from dlcli.study.space import yaml_value
@@ -43,7 +44,9 @@ from dlcli.study.tasks import FINISHED, Outcome, Task, run_task
 
 Log = Callable[[str], None]
 SUMMARY_FILE = "summary.json"
+BASE_CONFIG_FILE = "base-config.yaml"   # the resolved config every task starts from
 P = TypeVar("P", bound="Planner")
+S = TypeVar("S")
 
 
 def cell(value: Any) -> str:
@@ -82,16 +85,41 @@ class Planner(ABC):
     name: str
     metric: str
     mode: str                        # min | max
+    settings: Any                    # a dataclass, written to settings_file
+    base: dict[str, Any]             # the resolved config every task starts from
 
     # -- files ---------------------------------------------------------------------------------
-    @abstractmethod
     def save(self, path: Path) -> None:
-        """Write the planner's settings into a new study directory."""
+        """Write the planner's settings and base config into a new study directory."""
+        write_json(path / self.settings_file, asdict(self.settings))
+        write_yaml(path / BASE_CONFIG_FILE, self.base)
 
     @classmethod
     @abstractmethod
     def load(cls: type[P], path: Path) -> P:
         """The planner of an existing study directory (its settings file exists)."""
+
+    @classmethod
+    def read_saved(cls, path: Path, settings_type: type[S], *more_files: str
+                   ) -> tuple[S, dict[str, Any]]:
+        """(settings, base config) as ``save`` wrote them into the study directory at ``path``,
+        which must hold ``more_files`` too: a missing file is an InputError naming it, an
+        unreadable settings file a RunError saying why."""
+        missing = [f for f in (BASE_CONFIG_FILE, *more_files) if not (path / f).is_file()]
+        if missing:
+            raise InputError(f"{str(path)!r} is not a {cls.kind} directory (it needs "
+                             f"{', '.join(missing)}); give the directory {cls.command} printed")
+        file = path / cls.settings_file
+        try:
+            data = json.loads(file.read_text(encoding="utf-8"))
+            settings = settings_type(**{k: data[k] for k in settings_type.__dataclass_fields__})
+        except KeyError as exc:
+            raise RunError(f"{file} is unreadable: it has no {exc.args[0]!r}") from None
+        except OSError as exc:
+            raise RunError(f"{file} is unreadable: {os_reason(exc)}") from None
+        except (ValueError, TypeError) as exc:
+            raise RunError(f"{file} is unreadable: {exc}") from None
+        return settings, read_yaml(path / BASE_CONFIG_FILE)
 
     # -- the table -----------------------------------------------------------------------------
     @abstractmethod
