@@ -46,6 +46,13 @@ def refused(args: list[str], runs_dir: Path) -> str:
     ("optimizer.name.first=3",
      "config error at --set optimizer.name.first: optimizer.name is a single value; it has no "
      "keys"),
+    ("data.options.n_sample=50",
+     "config error at data.options.n_sample: unknown key 'n_sample' (did you mean "
+     "'n_samples'?); allowed keys here: n_samples, noise"),
+    ("optimizer", "config error at --set optimizer: no '=VALUE' after the key; write overrides "
+                  "as KEY.PATH=VALUE, e.g. --set optimizer.learning_rate=0.01"),
+    ("=3", "config error at --set =3: no key before '='; write overrides as KEY.PATH=VALUE, "
+           "e.g. --set optimizer.learning_rate=0.01"),
 ])
 def test_an_unknown_set_key_is_named_not_its_value(tmp_path, setting, message):
     config = write_config(tmp_path)
@@ -71,6 +78,15 @@ def test_an_unknown_grid_key_from_the_command_line_or_the_config(tmp_path):
     assert refused(["sweep", str(config)], tmp_path / "runs") == (
         "error: config error at sweep.grid optimizer.nam: unknown key 'nam' (did you mean "
         f"'name'?); allowed keys here: {OPTIMIZER_KEYS}")
+
+
+def test_a_misspelt_space_file(tmp_path):
+    config = write_config(tmp_path)
+    (tmp_path / "space.yaml").write_text("optimizer.learning_rate: {log_uniform: [1e-4, 1e-1]}\n")
+    assert refused(["tune", str(config), "--space", str(tmp_path / "spaec.yaml"), "--trials",
+                    "2"], tmp_path / "runs") == (
+        f"error: space file '{tmp_path / 'spaec.yaml'}' does not exist (did you mean "
+        f"{tmp_path / 'space.yaml'}?)")
 
 
 def test_an_unknown_search_space_key(tmp_path):

@@ -27,22 +27,23 @@ STUDY_SECTIONS = ("sweep", "search")
 _PATH_KEYS = (("data", "train"), ("data", "dev"), ("data", "test"), ("model", "init_from"))
 
 
-def read_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The mapping in a YAML file, or a ConfigError that says what is wrong with it."""
+def read_yaml(path: str | os.PathLike[str], what: str = "config file") -> dict[str, Any]:
+    """The mapping in a YAML file, or a ConfigError that says what is wrong with it (``what``
+    the file is for: ``config file``, ``space file``)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError("", message=f"config file {str(path)!r} does not exist"
+        raise ConfigError("", message=f"{what} {str(path)!r} does not exist"
                           + _nearest_file(path)) from None
     except IsADirectoryError:
-        raise ConfigError("", message=f"{str(path)!r} is a directory, not a config file"
+        raise ConfigError("", message=f"{str(path)!r} is a directory, not a {what}"
                           + _example_file(path)) from None
     except UnicodeDecodeError as exc:
-        raise ConfigError("", message=f"config file {str(path)!r} is not UTF-8 text (byte "
+        raise ConfigError("", message=f"{what} {str(path)!r} is not UTF-8 text (byte "
                           f"{exc.object[exc.start]:#04x} at position {exc.start:,})") from None
     except OSError as exc:
-        raise ConfigError("", message=f"cannot read config file {str(path)!r}: "
+        raise ConfigError("", message=f"cannot read {what} {str(path)!r}: "
                           f"{os_reason(exc)}") from None
     raw = safe_yaml.load(text, str(path))
     if raw is None:
@@ -93,8 +94,10 @@ def parse_override(text: str) -> tuple[str, Any]:
     key, sep, value = text.partition("=")
     key = key.strip()
     if not sep or not key:
-        raise ConfigError("--set", text, "write overrides as KEY.PATH=VALUE, "
-                          "e.g. --set optimizer.learning_rate=0.01")
+        missing = "no key before '='" if sep else "no '=VALUE' after the key"
+        raise ConfigError(f"--set {shown_name(text)}", message=f"--set {shown_name(text)}: "
+                          f"{missing}; write overrides as KEY.PATH=VALUE, e.g. --set "
+                          "optimizer.learning_rate=0.01")
     if len(key) > 200:
         raise ConfigError("--set", text, "a key path is a few dotted names, "
                           "e.g. optimizer.learning_rate")

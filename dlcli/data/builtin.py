@@ -29,8 +29,9 @@ import numpy as np
 
 from dlcli.data import synthetic
 from dlcli.data.table import Table
-from dlcli.errors import ConfigError
-from dlcli.registry import Registry, did_you_mean
+from dlcli.config.load import unknown_key
+from dlcli.errors import ConfigError, shown_name
+from dlcli.registry import Registry
 
 MAX_SAMPLES = 1_000_000
 
@@ -102,10 +103,10 @@ class Builtin:
         allowed = list(self.options)
         for key in given:
             if key not in self.options:
-                listing = (f"options of {self.name}: {', '.join(allowed)}" if allowed
-                           else f"{self.name} takes no options")
-                raise ConfigError(f"{path}.{key}", given[key], listing,
-                                  did_you_mean(str(key), allowed))
+                at = f"{path}.{shown_name(key)}"
+                if not allowed:
+                    raise ConfigError(at, message=f"{at}: {self.name} takes no options")
+                raise unknown_key(at, key, allowed)
         resolved = {key: option.check(f"{path}.{key}", given.get(key, option.default))
                     for key, option in self.options.items()}
         classes = resolved.get("n_classes", 2)

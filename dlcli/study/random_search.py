@@ -21,7 +21,6 @@ uninterrupted one would have. Running, recording, Ctrl-C and resuming are the ru
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -32,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from dlcli.config import load_config, read_yaml
-from dlcli.errors import ConfigError, InputError, RunError, os_reason
+from dlcli.errors import ConfigError, InputError, os_reason
 from dlcli.runs.files import write_json, write_yaml
 from dlcli.study.precedence import fixed_keys, fixed_note
 from dlcli.study.runner import Batch, Log, Planner, Study, ranked
@@ -40,7 +39,6 @@ from dlcli.study.space import Space, check_space, parse_space
 from dlcli.study.tasks import Outcome, Task, check_metric, metric_mode
 
 SEARCH_FILE = "search.json"
-BASE_CONFIG_FILE = "base-config.yaml"
 SPACE_FILE = "space.yaml"
 TRIALS_FILE = "trials.csv"
 PLOT_FILE = "trials.png"
@@ -118,22 +116,12 @@ class RandomSearch(Planner):
 
     # -- files ---------------------------------------------------------------------------------
     def save(self, path: Path) -> None:
-        write_json(path / SEARCH_FILE, asdict(self.settings))
-        write_yaml(path / BASE_CONFIG_FILE, self.base)
+        super().save(path)
         write_yaml(path / SPACE_FILE, self.space.to_data())
 
     @classmethod
     def load(cls, path: Path) -> RandomSearch:
-        missing = [f for f in (BASE_CONFIG_FILE, SPACE_FILE) if not (path / f).is_file()]
-        if missing:
-            raise InputError(f"{str(path)!r} is not a search directory (it needs "
-                             f"{', '.join(missing)}); give the directory dlcli tune printed")
-        try:
-            data = json.loads((path / SEARCH_FILE).read_text(encoding="utf-8"))
-            settings = Settings(**{k: data[k] for k in Settings.__dataclass_fields__})
-        except (ValueError, KeyError, TypeError) as exc:
-            raise RunError(f"{path / SEARCH_FILE} is unreadable: {exc}") from None
-        base = read_yaml(path / BASE_CONFIG_FILE)
+        settings, base = cls.read_saved(path, Settings, SPACE_FILE)
         space = parse_space(read_yaml(path / SPACE_FILE), f"{path / SPACE_FILE}:")
         return cls(settings, base, space)
 
@@ -313,6 +301,4 @@ def load_study_config(config: str | os.PathLike[str]) -> dict[str, Any]:
 
 def load_space_file(path: str | os.PathLike[str]) -> Any:
     """A space file's mapping (validated by ``create_search``)."""
-    if not Path(path).is_file():
-        raise InputError(f"--space {str(path)!r}: no such file")
-    return read_yaml(path)
+    return read_yaml(path, "space file")
