@@ -330,3 +330,12 @@ def test_true_is_not_one(tmp_path, setting, message):
 def test_os_reason_is_plain_words_without_errno_or_path(error, reason):
     from dlcli.errors import os_reason
     assert os_reason(error) == reason
+
+
+def test_a_run_file_that_cannot_be_read_is_named_in_plain_words(tmp_path):
+    from dlcli.runs.reader import read_run
+
+    run = tmp_path / "20261126-120000-x"
+    (run / "metrics.json").mkdir(parents=True)
+    (run / "config.yaml").write_text("name: x\n")
+    assert read_run(run).unreadable == "metrics.json cannot be read: is a directory"

@@ -166,8 +166,14 @@ def read_history(path: str | os.PathLike[str]) -> list[HistoryRow]:
 
 
 def _text(path: Path) -> str:
-    """A run file's text; bytes that are not UTF-8 are a ValueError naming the file."""
-    data = path.read_bytes()
+    """A run file's text; a file that cannot be read (but exists) or bytes that are not UTF-8
+    are a ValueError naming the file."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise ValueError(f"{path.name} cannot be read: {os_reason(exc)}") from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
