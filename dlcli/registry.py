@@ -14,9 +14,13 @@ T = TypeVar("T")
 
 
 def did_you_mean(name: str, choices: list[str] | tuple[str, ...]) -> str:
-    """A hint naming the closest choice, or an empty string."""
-    close = difflib.get_close_matches(str(name), list(choices), n=1, cutoff=0.6)
-    return f"did you mean {close[0]!r}?" if close else ""
+    """A hint naming the closest choice, or an empty string. Case is not a difference worth
+    missing a match over (``ADAM``, ``Relu``)."""
+    by_lower = {}
+    for choice in choices:
+        by_lower.setdefault(str(choice).lower(), choice)
+    close = difflib.get_close_matches(str(name).lower(), list(by_lower), n=1, cutoff=0.6)
+    return f"did you mean {by_lower[close[0]]!r}?" if close else ""
 
 
 class Registry(Generic[T]):

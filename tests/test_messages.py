@@ -116,6 +116,8 @@ def test_an_unknown_search_space_key(tmp_path):
      "config error at --set model.hidden: no value after '='; write --set model.hidden=VALUE "
      "(null for none)"),
     ("model.hidden=null", "config error at model.hidden: null is not allowed; must be a list"),
+    ("optimizer.name=ADAM", "config error at optimizer.name: 'ADAM' is not allowed; must be one "
+                            "of gd, momentum, rmsprop, adam (did you mean 'adam'?)"),
     ("model.activation=[relu,tanh,relu]",
      "model.activation has 3 values for 2 hidden layers; give one value, or one per hidden "
      "layer"),
@@ -159,6 +161,10 @@ def test_a_misspelt_config_file_gets_the_nearest_name(tmp_path):
         f"{folder / 'quickstart.yaml'}?)")
     assert refused(["train", str(folder / "zzz.yaml")], tmp_path / "runs") == (
         f"error: config file '{folder / 'zzz.yaml'}' does not exist")
+    assert refused(["train", str(tmp_path / "confgs" / "quickstart.yaml")],
+                   tmp_path / "runs") == (
+        f"error: config file '{tmp_path / 'confgs' / 'quickstart.yaml'}' does not exist (there "
+        f"is no directory '{tmp_path / 'confgs'}')")
 
 
 @pytest.mark.parametrize("text,message", [
@@ -260,6 +266,15 @@ def test_set_and_grid_of_one_key_is_refused(tmp_path):
         "value; give either --set (one value for every run) or --grid (values to sweep)")
 
 
+def test_set_inside_a_swept_section_is_refused(tmp_path):
+    assert refused(["sweep", str(sweep_config(tmp_path)), "--set",
+                    "model.batch_norm.momentum=0.5"], tmp_path / "runs") == (
+        "error: config error at --set model.batch_norm.momentum: model.batch_norm is swept as "
+        "a whole, and each run's value of it would replace what --set puts inside it; write "
+        "the setting into the grid's values of model.batch_norm, or fix model.batch_norm with "
+        "--set")
+
+
 def test_set_fixes_a_key_of_the_search_space(tmp_path):
     config = write_config(tmp_path, {**SMALL, "training": {"epochs": 2, "batch_size": 32},
                                      "search": {"optimizer.learning_rate":
@@ -309,6 +324,8 @@ def test_command_line_mistakes_are_one_line(tmp_path, args, message):
 
 @pytest.mark.parametrize("setting,message", [
     ("training.epochs=true", "training.epochs: true is not allowed; must be a whole number"),
+    ("training.batch_size=true", "training.batch_size: true is not allowed; must be a whole "
+                                 "number, or 'full'"),
     ("optimizer.learning_rate=false", "optimizer.learning_rate: false is not allowed; must be "
                                       "a number"),
     ("model.hidden=[4,true]", "model.hidden[1]: true is not allowed; must be a whole number"),

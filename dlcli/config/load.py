@@ -76,6 +76,8 @@ def _yaml_files(folder: Path) -> list[Path]:
 def _nearest_file(path: Path) -> str:
     """`` (did you mean configs/quickstart.yaml?)`` for a misspelt config file name, naming
     the closest YAML file beside where it was looked for (or nothing)."""
+    if not path.parent.is_dir():
+        return f" (there is no directory {str(path.parent)!r})"
     siblings = {p.name: p for p in _yaml_files(path.parent)}
     close = difflib.get_close_matches(path.name, list(siblings), n=1, cutoff=0.6)
     if not close:

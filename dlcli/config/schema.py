@@ -54,11 +54,13 @@ class Section(BaseModel):
     def _no_booleans_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
         # pydantic reads true as 1 where a number goes: "epochs: true" trained one epoch.
         if isinstance(value, bool) and info.field_name is not None:
-            kinds = _scalar_kinds(cls.model_fields[info.field_name].annotation)
+            annotation = cls.model_fields[info.field_name].annotation
+            kinds = _scalar_kinds(annotation)
             if bool not in kinds and kinds & {int, float}:
-                raise PydanticCustomError(
-                    "number_not_boolean",
-                    "a whole number" if int in kinds and float not in kinds else "a number")
+                names = [f"'{name}'" for arg in get_args(annotation)
+                         if get_origin(arg) is Literal for name in get_args(arg)]
+                wanted = "a whole number" if int in kinds and float not in kinds else "a number"
+                raise PydanticCustomError("number_not_boolean", ", or ".join([wanted, *names]))
         return value
 
 

@@ -36,7 +36,7 @@ from dlcli.numbers import counted
 from dlcli.registry import did_you_mean
 from dlcli.reports.groups import stats
 from dlcli.run_schema import EPOCH_METRICS, split_metrics
-from dlcli.study.precedence import fixed_keys, fixed_note
+from dlcli.study.precedence import check_not_inside, fixed_keys, fixed_note
 from dlcli.study.runner import Batch, Log, Planner, Study, cell, one_line
 from dlcli.study.space import yaml_value
 from dlcli.study.tasks import Outcome, Task, check_metric, data_seed_of, metric_mode
@@ -170,6 +170,7 @@ def plan_grid(config_grid: Mapping[str, list[Any]], options: Sequence[str],
         if key not in given:
             check_key_path(key, "sweep.grid")
     grid = merge_grid(config_grid, options)
+    check_not_inside(grid, overrides, "swept", "grid")
     for key, by in fixed_keys(grid, overrides).items():
         if key in given:
             raise ConfigError(f"--grid {key}", message=f"--grid {key}: --set {by} fixes it "

@@ -33,7 +33,7 @@ import numpy as np
 from dlcli.config import load_config, read_yaml
 from dlcli.errors import ConfigError, InputError, os_reason
 from dlcli.runs.files import write_json, write_yaml
-from dlcli.study.precedence import fixed_keys, fixed_note
+from dlcli.study.precedence import check_not_inside, fixed_keys, fixed_note
 from dlcli.study.runner import Batch, Log, Planner, Study, ranked
 from dlcli.study.space import Space, check_space, parse_space
 from dlcli.study.tasks import Outcome, Task, check_metric, metric_mode
@@ -268,6 +268,7 @@ def create_search(raw: Mapping[str, Any], runs_dir: str | os.PathLike[str], *,
 
 def _unfixed(space: Space, overrides: Sequence[str], where: str, log: Log | None) -> Space:
     """``space`` without the keys ``--set`` fixes (the command line wins)."""
+    check_not_inside(space, overrides, "searched", "space")
     fixed = fixed_keys(space, overrides)
     if not fixed:
         return space
