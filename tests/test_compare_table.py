@@ -114,6 +114,16 @@ def test_best_columns_appear_only_where_they_differ_from_final(tmp_path: Path,
     assert "| final dev loss | best dev loss |" in early   # side by side where they differ
 
 
+def test_the_sorting_metric_is_always_a_column_the_cost_too(search: Path) -> None:
+    for metric, header in (("cost", "final cost"), ("final.train_accuracy", "final train acc"),
+                           ("best.dev_accuracy", "final dev acc")):
+        md = compare(search, "--format", "markdown", "--metric", metric).stdout
+        cells = [c.strip() for c in md.splitlines()[0].strip("|").split("|")]
+        assert cells[cells.index("seed") + 1] == header   # right after the parameters
+        out = " ".join(compare(search, "--metric", metric, columns=60).stdout.split())
+        assert "left out" in out and header not in out[out.index("left out"):]
+
+
 def test_few_runs_with_many_fields_are_drawn_transposed(tmp_path: Path) -> None:
     for i, name in enumerate(("gd", "momentum", "rmsprop")):
         write_run(tmp_path, f"opt-{name}", costs=[0.7, 0.5 - 0.1 * i], stamp=f"2026112{i}-161500",

@@ -73,6 +73,16 @@ def _run_table(columns: list[Column], best: bool) -> Table:
     return table
 
 
+def _fit(columns: list[Column], best: bool, width: int, wide: bool
+         ) -> tuple[list[Column], list[Column]]:
+    """(columns shown, columns left out) of a table drawn ``width`` wide (all with ``wide``)."""
+    from dlcli.reports.columns import fit_columns
+
+    if wide:
+        return columns, []
+    return fit_columns(columns, lambda cols: natural_width(_run_table(cols, best)) <= width)
+
+
 def _transposed_table(columns: list[Column], best: bool) -> Table:
     """Runs as columns (headed by name, and id when names clash), fields as rows."""
     heads = [c for c in columns if c.key in ("name", "id")]
@@ -95,13 +105,12 @@ def render_table(comparison: report.Comparison, console: Console, wide: bool = F
     named under it) when it does not, or runs as columns when there are few of them and that
     shows everything (``reports.columns``)."""
     from dlcli.reports import compare as report
-    from dlcli.reports.columns import TRANSPOSE_MAX_RUNS, fit_columns, left_out_note
+    from dlcli.reports.columns import TRANSPOSE_MAX_RUNS, left_out_note
 
     columns = report.columns(comparison)
     best = comparison.best is not None
     width = console.width
-    shown, left_out = (columns, []) if wide else fit_columns(
-        columns, lambda cols: natural_width(_run_table(cols, best)) <= width)
+    shown, left_out = _fit(columns, best, width, wide)
     table = _run_table(shown, best)
     if left_out and len(comparison.records) <= TRANSPOSE_MAX_RUNS:
         transposed = _transposed_table(columns, best)
@@ -117,13 +126,12 @@ def render_table(comparison: report.Comparison, console: Console, wide: bool = F
 def render_groups(grouping: grouped.Grouping, console: Console, wide: bool = False) -> None:
     """One row per group, fitted to ``console`` as ``render_table`` fits runs."""
     from dlcli.reports import groups as grouped
-    from dlcli.reports.columns import fit_columns, left_out_note
+    from dlcli.reports.columns import left_out_note
 
     columns = grouped.columns(grouping)
     best = bool(grouping.groups) and grouping.groups[0].sort_value is not None
     width = console.width
-    shown, left_out = (columns, []) if wide else fit_columns(
-        columns, lambda cols: natural_width(_run_table(cols, best)) <= width)
+    shown, left_out = _fit(columns, best, width, wide)
     console.print(_run_table(shown, best))
     for line in filter(None, [grouped.caption(grouping, " (*)" if best else ""),
                               left_out_note(left_out, shown, width, WIDE_HINT)]):

@@ -317,12 +317,14 @@ def columns(comparison: Comparison) -> list[Column]:
                            numeric=numeric, label=short))
     sort_name = comparison.metric.rpartition(".")[2]
     companion = companion_metric(sort_name)
-    present = comparison.metric_columns(TABLE_METRICS)
+    # The cost is left out of the table unless the runs are sorted by it.
+    shown_metrics = (*TABLE_METRICS, COST) if sort_name == COST else TABLE_METRICS
+    present = comparison.metric_columns(shown_metrics)
     names = sorted({name for _, name in present}, key=lambda n: (
-        n != sort_name, n != companion, TABLE_METRICS.index(n)))
+        n != sort_name, n != companion, shown_metrics.index(n)))
     for name in names:
         rank = (RANK_SORT_FINAL if name == sort_name else RANK_COMPANION
-                if name == companion else RANK_METRIC + 2 * TABLE_METRICS.index(name))
+                if name == companion else RANK_METRIC + 2 * shown_metrics.index(name))
         finals = [format_metric(r.block("final").get(name)) for r in records]
         for block in BLOCKS:
             if (block, name) not in present:
