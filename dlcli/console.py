@@ -11,14 +11,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from rich.cells import cell_len
-from rich.console import Console, RenderableType
+from rich.console import Console, Group, RenderableType
 from rich.progress import Progress, ProgressColumn, Task
 from rich.progress_bar import ProgressBar as BarGraphic
 from rich.table import Table
 from rich.text import Text
 
-from dlcli.numbers import clock, count, measure
-from dlcli.run_schema import COST, EVALUATED_SPLITS, METRICS, metric_name
+from dlcli.numbers import clock, count, counted, measure
+from dlcli.run_schema import COST, EPOCH, METRICS, metric_name
 from dlcli.train.callbacks import Callback
 
 if TYPE_CHECKING:
@@ -48,14 +48,6 @@ def warn(message: str) -> None:
 
 def info(message: str) -> None:
     _say(err, message)
-
-
-def _fmt(value: Any, digits: int = 4) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return str(value)
 
 
 @dataclass(frozen=True)
@@ -251,44 +243,58 @@ class ProgressBar(Callback):
         self.bar.stop()
 
 
-def summary_table(metrics: dict[str, Any]) -> Table:
-    """Final and best metrics of one run."""
+def summary_table(metrics: dict[str, Any]) -> RenderableType:
+    """Final and best metrics of one run, 4 significant digits, each row from the epoch in its
+    epoch column. When the last epoch was not evaluated (a diverged run's never is), its row
+    holds only its cost, an ``evaluated`` row holds the metrics of the last epoch that was, and
+    a note below says so."""
+    final, best = metrics.get("final") or {}, metrics.get("best") or {}
     table = Table(title=f"{metrics.get('run', '')} — {metrics.get('status', '')}",
                   title_justify="left")
     table.add_column("")
     table.add_column("epoch", justify="right")
-    keys = [k for k in METRICS if k in metrics.get("final", {}) or k in metrics.get("best", {})]
+    keys = [k for k in METRICS if k in final or k in best]
     for key in keys:
-        split, _, measure = key.partition("_")
-        measure = "acc" if measure == "accuracy" else measure
-        table.add_column(f"{split}\n{measure}" if measure else key, justify="right")
-    for label in ("final", "best"):
-        block = metrics.get(label) or {}
-        table.add_row(label, _fmt(block.get("epoch")), *[_fmt(block.get(k)) for k in keys])
-    note = _evaluated_note(metrics.get("final") or {})
-    if note:
-        # not wrapped to the table's width: a table without a dev split is narrower than the note
-        table.caption = Text(note, style="table.caption", no_wrap=True, overflow="ignore")
-        table.caption_justify = "left"
-    return table
+        split, _, what = key.partition("_")
+        what = "acc" if what == "accuracy" else what
+        table.add_column(f"{split}\n{what}" if what else key, justify="right")
+    evaluated = final.get("last_evaluated_epoch")
+    rows = [("final", final)]
+    if evaluated is not None:
+        cost = final.get(COST)
+        if cost is None and metrics.get("status") == "diverged":
+            cost = "diverged"   # its cost was not finite (metrics.json keeps null)
+        rows = [("final", {EPOCH: final.get(EPOCH), COST: cost}),
+                ("evaluated", {**{k: v for k, v in final.items() if k != COST},
+                               EPOCH: evaluated})]
+    for label, block in [*rows, ("best", best)]:
+        table.add_row(label, count(block.get(EPOCH)),
+                      *[_cell(block.get(k)) for k in keys])
+    note = _evaluated_note(metrics)
+    return Group(table, Text(note, style="table.caption")) if note else table
 
 
-def _evaluated_note(final: dict[str, Any]) -> str:
-    """Which epoch the final train and dev metrics come from, when not ``final.epoch`` (a
-    diverged run's last epoch is not evaluated); "" otherwise."""
-    epoch = final.get("last_evaluated_epoch")
-    splits = [s for s in EVALUATED_SPLITS if any(k.startswith(f"{s}_") for k in final)]
-    if epoch is None or not splits:
+def _cell(value: Any) -> str:
+    return value if isinstance(value, str) else measure(value, pad=True)
+
+
+def _evaluated_note(metrics: dict[str, Any]) -> str:
+    """Why a run's summary has an ``evaluated`` row (its last epoch was not evaluated); ""
+    when it has none."""
+    final = metrics.get("final") or {}
+    evaluated = final.get("last_evaluated_epoch")
+    if evaluated is None:
         return ""
-    return f"final {' and '.join(splits)} metrics are from epoch {epoch}, the last one evaluated"
+    epoch = count(final.get(EPOCH))
+    why = f"the run diverged in epoch {epoch}" if metrics.get("status") == "diverged" else \
+        f"epoch {epoch} was not evaluated"
+    return f"{why}; epoch {count(evaluated)} was the last one evaluated"
 
 
 def print_summary(metrics: dict[str, Any]) -> None:
-    err.print(summary_table(metrics))
+    _say(err, summary_table(metrics))
     seconds = metrics.get("train_seconds") or 0.0
     speed = metrics.get("samples_per_second")
-    epochs, steps = metrics.get("epochs_run"), metrics.get("steps")
-    err.print(f"{epochs} epoch{'' if epochs == 1 else 's'}, "
-              f"{steps} step{'' if steps == 1 else 's'}, "
-              f"{seconds:.2f}s training" + (f", {speed:,.0f} samples/s" if speed else ""),
-              markup=False)
+    _say(err, f"{counted(metrics.get('epochs_run') or 0, 'epoch')}, "
+              f"{counted(metrics.get('steps') or 0, 'step')}, {measure(seconds)}s training"
+              + (f", {count(round(speed))} samples/s" if speed else ""))

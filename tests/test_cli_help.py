@@ -77,3 +77,62 @@ def test_readme_starts_with_the_two_setup_commands():
     assert block[1].startswith("pip install -e '.[test]' && python -m pytest")
     ci = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text()
     assert block[1] in ci
+
+
+def flags():
+    """(command, parameter name, option) for every boolean flag of every command and of dlcli
+    itself (--version)."""
+    import typer
+
+    group = typer.main.get_command(app)
+    commands = {"": group, **group.commands}
+    found = []
+    for name, command in commands.items():
+        ctx = command.make_context(name or "dlcli", [], resilient_parsing=True)
+        for param in command.get_params(ctx):
+            if getattr(param, "is_flag", False) and param.expose_value:
+                found += [(name, param.name, opt) for opt in param.opts if opt.startswith("--")]
+    return found
+
+
+FLAGS = flags()
+
+
+def test_every_command_with_a_flag_is_checked():
+    assert {"train", "resume", "tune", "sweep", "gradcheck", "prune", ""} <= \
+        {command for command, _, _ in FLAGS}
+
+
+@pytest.mark.parametrize("command,name,option", FLAGS)
+def test_a_flag_reads_true_and_false_written_as_values_too(command, name, option):
+    """--quiet, --quiet=true and --quiet=false: help shows a flag, and a flag given a value
+    as other tools accept it is read, not refused."""
+    import typer
+
+    group = typer.main.get_command(app)
+    cmd = group.commands[command] if command else group
+    for args, value in (([option], True), ([f"{option}=true"], True),
+                        ([f"{option}=YES"], True), ([f"{option}=false"], False),
+                        ([f"{option}=0"], False), ([], False)):
+        if command == "" and option == "--version" and value:
+            continue   # --version prints the version and exits (below)
+        ctx = cmd.make_context(command or "dlcli", list(args), resilient_parsing=True)
+        assert bool(ctx.params[name]) is value, (args, ctx.params)
+
+
+def test_a_flag_with_another_value_is_a_usage_error_and_version_true_prints_it(tmp_path):
+    result = runner.invoke(app, ["train", "x.yaml", "--quiet=maybe"], env={"COLUMNS": "200"})
+    assert result.exit_code == 2
+    assert "'maybe' is neither true nor false (--quiet alone means true)" in result.output
+    assert runner.invoke(app, ["--version=true"]).stdout.startswith("dlcli ")
+
+
+def test_train_quiet_true_prints_only_the_run_directory(tmp_path):
+    config = write_config(tmp_path)
+    quiet = runner.invoke(app, ["train", str(config), "--runs-dir", str(tmp_path / "a"),
+                                "--quiet=true"])
+    assert quiet.exit_code == 0 and quiet.stderr == ""
+    assert quiet.stdout.splitlines() == [str(only_run(tmp_path / "a"))]
+    loud = runner.invoke(app, ["train", str(config), "--runs-dir", str(tmp_path / "b"),
+                               "--quiet=false"])
+    assert loud.exit_code == 0 and "│ final " in loud.stderr

@@ -15,6 +15,7 @@ import yaml
 from typer.testing import CliRunner
 
 from dlcli.cli.app import app
+from dlcli.numbers import measure
 from helpers import SMALL, history, metrics, only_run, write_config
 
 runner = CliRunner()
@@ -180,25 +181,58 @@ def test_a_diverged_runs_final_block_names_the_epoch_its_metrics_come_from(tmp_p
     assert "last_evaluated_epoch" not in result.stderr
 
 
-def test_the_summary_table_says_which_epoch_a_diverged_runs_final_metrics_come_from(
+def cells(output, label):
+    """The cells of the summary table's row ``label``."""
+    row = next(line for line in output.splitlines() if line.startswith(f"│ {label} "))
+    return [cell.strip() for cell in row.split("│")[2:-1]]
+
+
+def test_each_summary_row_is_one_epoch_and_a_diverged_run_says_where_it_diverged(
         tmp_path, runs_dir):
+    """train and show tell one story: the final row is the last epoch (its cost: diverged),
+    the evaluated row the last epoch with metrics, and the note names both."""
     diverged, completed = runs_dir / "diverged", runs_dir / "completed"
     trained = {"diverged": train(write_config(tmp_path, DIVERGING), "--runs-dir", diverged),
                "completed": train(write_config(tmp_path), "--runs-dir", completed)}
     assert trained["diverged"].exit_code == 1 and trained["completed"].exit_code == 0
     final = metrics(only_run(diverged))["final"]
-    note = (f"final train and dev metrics are from epoch {final['last_evaluated_epoch']}, "
-            "the last one evaluated")
+    last, evaluated = final["epoch"], final["last_evaluated_epoch"]
+    note = f"the run diverged in epoch {last}; epoch {evaluated} was the last one evaluated"
     shown = {name: runner.invoke(app, ["show", str(only_run(runs_dir / name))])
              for name in trained}
     for output in (trained["diverged"].stderr, shown["diverged"].stdout):
         lines = output.splitlines()
         bottom = next(i for i, line in enumerate(lines) if line.startswith("└"))
         assert lines[bottom + 1] == note
-        final_row = next(line for line in lines if line.startswith("│ final │"))
-        assert final_row.split("│")[2].strip() == str(final["epoch"])  # still the last epoch
+        assert cells(output, "final") == [str(last), "diverged", "-", "-", "-", "-"]
+        row = cells(output, "evaluated")
+        assert row[0] == str(evaluated) and row[1] == "-"
+        assert row[2:] == [measure(final[k], pad=True) for k in
+                           ("train_loss", "train_accuracy", "dev_loss", "dev_accuracy")]
     for output in (trained["completed"].stderr, shown["completed"].stdout):
-        assert "│ final │" in output and "metrics are from epoch" not in output
+        assert "│ final " in output and "│ evaluated " not in output
+        assert "last one evaluated" not in output
+
+
+def test_the_summary_writes_4_significant_digits_and_scientific_where_long(tmp_path, runs_dir):
+    # the config's own "explode" recipe
+    config = Path(__file__).resolve().parents[1] / "configs" / "gradient-norms.yaml"
+    result = train(config, "--set", "model.init=random", "--set", "model.init_scale=1.5",
+                   "--runs-dir", runs_dir)
+    m = metrics(only_run(runs_dir))
+    assert m["best"]["train_loss"] > 1e6, m
+    best = cells(result.stderr, "best")
+    assert re.fullmatch(r"\d\.\d{3}e\+\d\d", best[2]), best   # 3.512e+07, not 35120537.60…
+    assert all(len(cell) <= 9 for cell in best)
+    result = train(write_config(tmp_path, dict(SMALL, training={"epochs": 1200,
+                                                               "batch_size": 1000})),
+                   "--runs-dir", runs_dir / "long")
+    assert result.exit_code == 0, result.output
+    assert re.search(r"^1,200 epochs, 1,200 steps, [\d.]+s training, [\d,]+ samples/s$",
+                     result.stderr, re.M), result.stderr
+    final = cells(result.stderr, "final")
+    assert final[0] == "1,200" and all(re.fullmatch(r"0\.\d{4}|0\.0\d{4}", c)
+                                       for c in final[1:]), final
 
 
 def test_early_stopping_restores_the_best_epoch(tmp_path, runs_dir):

@@ -14,6 +14,7 @@ from typer.core import TyperCommand, TyperGroup
 from dlcli import __version__, console
 from dlcli.cli.compare import compare
 from dlcli.cli.evaluate import evaluate
+from dlcli.cli.options import flag_values
 from dlcli.cli.export import export
 from dlcli.cli.gradcheck import gradcheck
 from dlcli.cli.predict import predict
@@ -29,7 +30,8 @@ from dlcli.errors import DlcliError
 
 def _flags_as_flags(params: list) -> list:  # type: ignore[type-arg]
     """Help lists a flag (--quiet, --help) without a value type: typer would print
-    ``--quiet <bool>``, which reads as if it took a value (and --quiet=true is refused)."""
+    ``--quiet <bool>``, which reads as if it took a value (--quiet=true works too, see
+    ``options.flag_values``)."""
     for param in params:
         if getattr(param, "is_flag", False) and not getattr(param, "count", False):
             param.display_type_rich = lambda ctx: None
@@ -81,6 +83,9 @@ class _Command(TyperCommand):
     def get_params(self, ctx):  # type: ignore[no-untyped-def]
         return _flags_as_flags(super().get_params(ctx))
 
+    def parse_args(self, ctx, args):  # type: ignore[no-untyped-def]
+        return super().parse_args(ctx, flag_values(self.get_params(ctx), args))
+
 
 class _Commands(TyperGroup):
     """Runs a command and turns library errors into a message and an exit code."""
@@ -97,6 +102,10 @@ class _Commands(TyperGroup):
             console.error(usage_message(exc))
             raise typer.Exit(2) from None
 
+    def parse_args(self, ctx, args):  # type: ignore[no-untyped-def]
+        return super().parse_args(ctx, flag_values(self.get_params(ctx), args,
+                                                   options_first=True))
+
     def invoke(self, ctx):  # type: ignore[no-untyped-def]
         try:
             return super().invoke(ctx)
@@ -107,8 +116,8 @@ class _Commands(TyperGroup):
             console.error(usage_message(exc))
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
-            console.error("interrupted; what was logged is kept (dlcli resume RUN_DIR "
-                          "continues a run)")
+            # A run or study that had started says what it kept (cli/train.py, cli/study.py).
+            console.error("interrupted")
             raise typer.Exit(130) from None
 
 
