@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from dlcli.cli.app import app
 from dlcli.console import (BAR_WIDTH, DESCRIPTION_RANK, MARGIN, TIMES_RANK, Bar, Field,
                            fit_line)
+from dlcli.numbers import measure, spread
 from helpers import SMALL, only_run, write_config
 
 runner = CliRunner()
@@ -210,3 +211,51 @@ def test_ctrl_c_in_an_80_column_terminal_leaves_one_bar_and_the_resume_command(t
     run = only_run(runs)
     folded = re.sub(r"\s+", "", "".join(lines))   # a path longer than a line is folded
     assert re.sub(r"\s+", "", f"dlcli resume {run} --epochs 100000") in folded, lines
+
+
+def table_rows(output):
+    """The rows of the last table in ``output``, as lists of cells (header lines first)."""
+    rows = [line for line in output.splitlines() if line.startswith(("┃", "│"))]
+    return [[cell.strip() for cell in re.split("[┃│]", row)[1:-1]] for row in rows]
+
+
+def test_a_sweep_at_80_columns_names_points_by_their_values_and_ranks_by_the_mean(tmp_path):
+    config = write_config(tmp_path, dict(SMALL, training={"epochs": 10, "batch_size": 32}))
+    result = runner.invoke(app, ["sweep", str(config), "--grid", "optimizer.learning_rate=0.1,"
+                                 "0.001", "--seeds", "2", "-w", "1", "--runs-dir",
+                                 str(tmp_path / "runs")], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    import json
+    from pathlib import Path
+
+    summary = json.loads((Path(result.stdout.strip()) / "summary.json").read_text())
+    best = summary["best_point"]
+    mean = best["dev_loss"]["mean"]
+    line = bar_line(result.stderr, "runs")
+    assert cell_len(line) <= 80 - MARGIN and "4/4 runs" in line
+    lr = {0.1: "0.1", 0.001: "0.001"}[best["values"]["optimizer.learning_rate"]]
+    assert f"best mean dev_loss {measure(mean)}  at learning_rate={lr}" in line, line
+    rows = table_rows(result.stderr)
+    assert rows[0] == ["", "", "dev_loss"] and rows[1] == ["learning_rate", "n", "mean ± std"]
+    assert rows[2][0] == lr and rows[2][1] == "2"
+    stats = best["dev_loss"]
+    assert rows[2][2] == spread(stats["mean"], stats["std"])
+    assert all(cell_len(line) <= 80 for line in result.stderr.splitlines()
+               if line.startswith(("┃", "│", "┏", "└")))
+
+
+def test_a_search_table_heads_its_columns_with_the_keys_last_parts(tmp_path):
+    space = {"optimizer.learning_rate": {"log_uniform": [1e-3, 1e-1]},
+             "training.epochs": {"int_uniform": [5, 10]},
+             "training.batch_size": {"choice": [16, 32]}}
+    config = write_config(tmp_path, dict(SMALL, search=space))
+    result = runner.invoke(app, ["tune", str(config), "--trials", "3", "-w", "1",
+                                 "--runs-dir", str(tmp_path / "runs")], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    rows = table_rows(result.stderr)
+    assert rows[0] == ["trial", "round", "dev_loss", "learning_rate", "batch_size", "epochs"]
+    for row in rows[1:]:
+        assert re.fullmatch(r"0\.\d{4,}", row[2]) and len(row[3]) <= 8, row   # 4 digits
+    line = bar_line(result.stderr, "trials")
+    assert re.search(r"3/3 trials  best dev_loss [\d.]+ \(trial \d\)", line), line
+    assert re.search(r"^best: trial \d, dev_loss [\d.]+, run ", result.stderr, re.M)

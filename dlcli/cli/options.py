@@ -1,6 +1,7 @@
 """Command-line options more than one command takes, defined once."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
@@ -14,6 +15,13 @@ TagOption = Annotated[Optional[list[str]], typer.Option(
     "--tag", "-t", metavar="TAG",
     help="Label the run, e.g. --tag baseline (repeatable); dlcli ls and compare filter by it.",
     show_default=False)]
+RunsDirOption = Annotated[Path, typer.Option(
+    "--runs-dir", help="Where the run (or study) directory goes.")]
+NameOption = Annotated[Optional[str], typer.Option(
+    "--name", help="Name of the run (or study): its directory is <time>-<name> (default: the "
+                   "config's name:, else the file's stem).", show_default=False)]
+QuietOption = Annotated[bool, typer.Option(
+    "--quiet", "-q", help="No progress bar or summary; print only the directory made.")]
 NoteOption = Annotated[Optional[str], typer.Option(
     "--note", metavar="TEXT", help="A line saying what the run is for; dlcli show prints it.",
     show_default=False)]

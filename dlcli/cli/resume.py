@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from dlcli.cli import complete
-from dlcli.cli.options import NoteOption, SetOption, TagOption
+from dlcli.cli.options import NoteOption, QuietOption, SetOption, TagOption
 from dlcli.cli.train import run_and_report
 
 
@@ -24,8 +24,7 @@ def resume(
     ] = None,
     tag: TagOption = None,
     note: NoteOption = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q",
-                                        help="Print only the new run directory.")] = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Continue a run from its last checkpoint into a new run directory.
 

@@ -13,6 +13,7 @@ import typer
 
 from dlcli import console
 from dlcli.errors import DlcliError, InputError, Interrupted
+from dlcli.numbers import counted
 
 if TYPE_CHECKING:   # the rest is imported where it is used: building the CLI loads no numpy
     from dlcli.study.executors import Executor
@@ -33,6 +34,21 @@ ExecutorOption = Annotated[ExecutorKind, typer.Option(
 SchedulerOption = Annotated[Optional[str], typer.Option(
     "--scheduler", metavar="ADDRESS", help="Dask scheduler address, e.g. "
                                            "tcp://10.0.0.5:8786.", show_default=False)]
+
+MetricOption = Annotated[Optional[str], typer.Option(
+    "--metric", help="Metric that ranks the runs: NAME (its best over a run's epochs) or "
+                     "final.NAME (its last evaluated value); losses are minimised, accuracies "
+                     "maximised; a sweep ranks its points by their mean over seeds. Default: "
+                     "dev_loss, or train_loss without a dev split.", show_default=False)]
+
+
+def refuse_with_resume(given: dict[str, Any], what: str, allowed: str) -> None:
+    """``--resume`` continues a study as it was set up: an InputError naming the options in
+    ``given`` (option -> value, None when not given) that would change it."""
+    clash = [option for option, value in given.items() if value is not None]
+    if clash:
+        raise InputError(f"--resume {what} as it was set up: {', '.join(clash)} cannot be "
+                         f"given with it ({allowed} can)")
 
 
 def executor_for(kind: ExecutorKind, workers: int | None, scheduler: str | None,
@@ -100,6 +116,14 @@ class StudyProgress:
             self._bar = None
 
 
+def tally(outcomes: list[Outcome]) -> str:
+    """``10 completed, 2 failed``: how a study's runs ended."""
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        counts[outcome.status] = counts.get(outcome.status, 0) + 1
+    return ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+
+
 def _exit_on_next_ctrl_c() -> Any:
     """While the study shuts its workers down, another Ctrl-C ends the process at once, with
     the same exit code: every finished run is already recorded. Returns the handler it
@@ -123,7 +147,8 @@ def run_study(study: Study, pool: Executor, progress: StudyProgress | None,
             progress.stop()
         planner = study.planner
         typer.echo(str(study.path))
-        raise Interrupted(f"interrupted; {len(study.outcomes)} finished runs are kept in "
+        raise Interrupted(f"interrupted; {counted(len(study.outcomes), 'finished run')} "
+                          f"{'is' if len(study.outcomes) == 1 else 'are'} kept in "
                           f"{planner.table_file}. Continue with: {planner.command} --resume "
                           f"{study.path}") from None
     except DlcliError:

@@ -12,11 +12,12 @@ import typer
 from rich.table import Table
 
 from dlcli import console
-from dlcli.cli.options import NoteOption, SetOption, TagOption
-from dlcli.cli.study import (BEST_AT_RANK, ExecutorKind, ExecutorOption, SchedulerOption,
-                             StudyProgress, WorkersOption, executor_for, run_study)
+from dlcli.cli.options import (NameOption, NoteOption, QuietOption, RunsDirOption, SetOption,
+                               TagOption)
+from dlcli.cli.study import (MetricOption, refuse_with_resume, BEST_AT_RANK, ExecutorKind, ExecutorOption, SchedulerOption,
+                             StudyProgress, WorkersOption, executor_for, run_study, tally)
 from dlcli.errors import InputError, RunError
-from dlcli.numbers import counted
+from dlcli.numbers import counted, measure, setting, spread
 
 if TYPE_CHECKING:   # the rest is imported where it is used: building the CLI loads no numpy
     from dlcli.study.runner import Study, StudyResult
@@ -34,7 +35,6 @@ def _run(study: Study, outcome: Outcome) -> str:
 def _best_point(study: Study) -> list[console.Field]:
     """``best mean dev_loss 0.05038 at name=rmsprop``: the best point so far by the statistic
     the table ranks by (its mean over the seeds finished), named as the table does."""
-    from dlcli.numbers import measure
     from dlcli.study.grid import GridSweep
 
     planner = study.planner
@@ -49,7 +49,6 @@ def _best_point(study: Study) -> list[console.Field]:
 
 def _point_text(values: dict[str, Any]) -> str:
     """``learning_rate=0.1, name=adam``: a point as the table's columns name it."""
-    from dlcli.numbers import setting
     from dlcli.reports.groups import short_keys
 
     return ", ".join(f"{key}={setting(value)}"
@@ -70,28 +69,20 @@ def sweep(
         "--seeds", "-n", min=1, help="Seeds per point: seed, seed+1, ... (all on one data "
                                      "split). Default: the config's sweep.seeds, else 3.",
         show_default=False)] = None,
-    metric: Annotated[Optional[str], typer.Option(
-        "--metric", help="Metric that ranks the points (by their mean over seeds): NAME "
-                         "(best over a run's epochs) or final.NAME. Default: dev_loss, or "
-                         "train_loss without a dev split.", show_default=False)] = None,
+    metric: MetricOption = None,
     workers: WorkersOption = None,
     executor: ExecutorOption = ExecutorKind.local,
     scheduler: SchedulerOption = None,
     set_: SetOption = None,
-    runs_dir: Annotated[Path, typer.Option(
-        "--runs-dir", help="Where the sweep directory goes.")] = Path("runs"),
-    name: Annotated[Optional[str], typer.Option(
-        "--name", help="Sweep name (default: the config's name:, else the file's stem).",
-        show_default=False)] = None,
+    runs_dir: RunsDirOption = Path("runs"),
+    name: NameOption = None,
     resume: Annotated[Optional[Path], typer.Option(
         "--resume", metavar="SWEEP_DIR",
         help="Finish an interrupted sweep (finished runs are not run again).",
         show_default=False)] = None,
     tag: TagOption = None,
     note: NoteOption = None,
-    quiet: Annotated[bool, typer.Option(
-        "--quiet", "-q", help="No progress or summary; print only the sweep directory.")
-    ] = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Run every combination of a grid of config values, each with several seeds, in parallel.
 
@@ -112,13 +103,9 @@ def sweep(
 
     tags, note = check_tags(tag), check_note(note)
     if resume is not None:
-        given = {"CONFIG": config, "--grid": grid or None, "--seeds": seeds,
-                 "--metric": metric, "--set": set_ or None, "--name": name}
-        clash = [option for option, value in given.items() if value is not None]
-        if clash:
-            raise InputError(f"--resume finishes a sweep as it was set up: "
-                             f"{', '.join(clash)} cannot be given with it (--workers, "
-                             "--executor and --scheduler can)")
+        refuse_with_resume({"CONFIG": config, "--grid": grid or None, "--seeds": seeds,
+                            "--metric": metric, "--set": set_ or None, "--name": name},
+                           "finishes a sweep", "--workers, --executor and --scheduler")
         study = open_sweep(resume)
     else:
         if config is None:
@@ -152,35 +139,33 @@ def sweep(
                        f"{result.path / planner.table_file})")
 
 
-def _mean_std(stats: dict[str, Any]) -> str:
-    if not stats or not stats.get("n"):
-        return "-"
-    if stats.get("std") is None:
-        return f"{stats['mean']:.4g}"
-    return f"{stats['mean']:.4g} ± {stats['std']:.2g}"
-
-
 def _summary(study: Study, result: StudyResult) -> None:
+    """The points ranked as summary.json ranks them (mean over seeds), one column per grid key
+    (named by its last part where that is unique), n, and mean ± std of the metric."""
     import json
 
+    from dlcli.reports.groups import short_keys
     from dlcli.study.grid import PLOT_FILE
     from dlcli.study.runner import SUMMARY_FILE
 
-    counts: dict[str, int] = {}
-    for outcome in result.outcomes:
-        counts[outcome.status] = counts.get(outcome.status, 0) + 1
-    console.info(", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
+    console.info(tally(result.outcomes))
     summary = json.loads((result.path / SUMMARY_FILE).read_text(encoding="utf-8"))
     metric = summary["metric"]
     sign = 1.0 if summary["mode"] == "min" else -1.0
     points = sorted(summary["points"], key=lambda p: (
         p["metric"]["n"] == 0, sign * (p["metric"]["mean"] or 0.0), p["point"]))
+    keys = list(summary["grid"])
     table = Table(title=f"{counted(len(points), 'point')} by mean {metric} over seeds",
                   title_justify="left")
-    for column in ("point", "n", metric):
-        table.add_column(column, justify="left" if column == "point" else "right")
+    for header in short_keys(keys) or ["point"]:
+        table.add_column(header, justify="left")
+    table.add_column("n", justify="right")
+    table.add_column(f"{metric}\nmean ± std", justify="right")
     for point in points:
-        table.add_row(point["label"], str(point["n"]), _mean_std(point["metric"]))
+        stats = point["metric"]
+        table.add_row(*([setting(point["values"][k]) for k in keys] or [point["label"]]),
+                      str(point["n"]),
+                      spread(stats["mean"], stats["std"]) if stats.get("n") else "-")
     console.err.print(table)
     if (result.path / PLOT_FILE).exists():
         console.info(f"plot: {result.path / PLOT_FILE}")

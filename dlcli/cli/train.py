@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from dlcli import console
-from dlcli.cli.options import NoteOption, SetOption, TagOption
+from dlcli.cli.options import (NameOption, NoteOption, QuietOption, RunsDirOption, SetOption,
+                               TagOption)
 from dlcli.errors import Interrupted, RunError
 
 if TYPE_CHECKING:
@@ -65,18 +66,14 @@ def train(
     config: Annotated[Path, typer.Argument(help="YAML config file (see configs/).",
                                            metavar="CONFIG", show_default=False)],
     set_: SetOption = None,
-    runs_dir: Annotated[Path, typer.Option("--runs-dir", help="Where run directories go.")
-                        ] = Path("runs"),
-    name: Annotated[Optional[str], typer.Option(
-        "--name", help="Run name (default: the config's name:, else the file's stem).")] = None,
+    runs_dir: RunsDirOption = Path("runs"),
+    name: NameOption = None,
     epochs: Annotated[Optional[int], typer.Option(
         "--epochs", min=1, help="Shorthand for --set training.epochs=N.",
         show_default=False)] = None,
     tag: TagOption = None,
     note: NoteOption = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q",
-                                        help="No progress bar or summary; print only the "
-                                             "run directory.")] = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Train the network a config describes and write a run directory.
 

@@ -12,11 +12,12 @@ import typer
 from rich.table import Table
 
 from dlcli import console
-from dlcli.cli.options import NoteOption, SetOption, TagOption
-from dlcli.cli.study import (BEST_AT_RANK, ExecutorKind, ExecutorOption, SchedulerOption,
-                             StudyProgress, WorkersOption, executor_for, run_study)
+from dlcli.cli.options import (NameOption, NoteOption, QuietOption, RunsDirOption, SetOption,
+                               TagOption)
+from dlcli.cli.study import (MetricOption, refuse_with_resume, ExecutorKind, ExecutorOption, SchedulerOption,
+                             StudyProgress, WorkersOption, executor_for, run_study, tally)
 from dlcli.errors import InputError, RunError
-from dlcli.numbers import counted
+from dlcli.numbers import counted, measure, setting
 
 if TYPE_CHECKING:   # the rest is imported where it is used: building the CLI loads no numpy
     from dlcli.study.random_search import RoundInfo
@@ -39,7 +40,8 @@ class _Rounds:
 
     def on_batch_begin(self, study: Study, batch: Batch) -> None:
         info: RoundInfo = batch.info
-        ranges = ", ".join(f"{k} {d.kind} [{d.low:.4g}, {d.high:.4g}]"
+        ranges = ", ".join(f"{k} {d.kind} [{setting(d.low, short=True)}, "
+                           f"{setting(d.high, short=True)}]"
                            for k, d in info.space.items() if d.numeric)
         todo = len(batch.todo)
         self.progress.print(f"{batch.label}: trials {info.first}-{info.last}"
@@ -57,36 +59,32 @@ def _trial(study: Study, outcome: Outcome) -> str:
 
 def _best_trial(study: Study) -> list[console.Field]:
     """``best dev_loss 0.04082 (trial 4)``: the best trial so far, as the table ranks them."""
-    from dlcli.numbers import measure
 
     best = study.best()
     if best is None:
         return []
-    return [console.Field(f"best {study.planner.metric} {measure(best.metric)}", kept=True),
-            console.Field(f"(trial {best.number})", BEST_AT_RANK)]
+    return [console.Field(f"best {study.planner.metric} {measure(best.metric)} "
+                          f"(trial {best.number})", kept=True)]
 
 
 def _top_table(result: StudyResult, count: int = 5) -> Table:
-    metric = result.metric
+    """The best trials: number, round, metric and each hyperparameter, headed by its key's last
+    part where that is unique (``learning_rate``, not ``optimizer.learning_rate``)."""
+    from dlcli.reports.groups import short_keys
     from dlcli.study.runner import ranked
 
+    metric = result.metric
     top = ranked(result.outcomes, result.mode)[:count]
     keys = list(result.outcomes[0].values) if result.outcomes else []
     table = Table(title=f"best {len(top)} of {counted(len(result.outcomes), 'trial')} "
                         f"by {metric}",
                   title_justify="left")
-    for name in ("trial", "round", metric, *keys):
+    for name in ("trial", "round", metric, *short_keys(keys)):
         table.add_column(name, justify="right")
     for trial in top:
-        table.add_row(str(trial.number), str(trial.group), f"{trial.metric:.4g}",
-                      *[_short(trial.values[k]) for k in keys])
+        table.add_row(str(trial.number), str(trial.group), measure(trial.metric, pad=True),
+                      *[setting(trial.values[k], short=True) for k in keys])
     return table
-
-
-def _short(value: Any) -> str:
-    from dlcli.study.space import yaml_value
-
-    return f"{value:.4g}" if isinstance(value, float) else yaml_value(value)
 
 
 def tune(
@@ -107,11 +105,7 @@ def tune(
     keep: Annotated[Optional[float], typer.Option(
         "--keep", help="Fraction of a round's trials whose values set the next round's ranges "
                        "(at least 2 trials). [default: 0.25]", show_default=False)] = None,
-    metric: Annotated[Optional[str], typer.Option(
-        "--metric", help="Metric to select on: NAME (best over the trial's epochs) or "
-                         "final.NAME; losses are minimised, accuracies maximised. Default: "
-                         "dev_loss, or train_loss without a dev split.",
-        show_default=False)] = None,
+    metric: MetricOption = None,
     workers: WorkersOption = None,
     executor: ExecutorOption = ExecutorKind.local,
     scheduler: SchedulerOption = None,
@@ -119,20 +113,15 @@ def tune(
         "--seed", help="Search seed: draws every trial's values and run seed. "
                        "Default: the config's seed.", show_default=False)] = None,
     set_: SetOption = None,
-    runs_dir: Annotated[Path, typer.Option(
-        "--runs-dir", help="Where the search directory goes.")] = Path("runs"),
-    name: Annotated[Optional[str], typer.Option(
-        "--name", help="Search name (default: the config's name:, else the file's stem).",
-        show_default=False)] = None,
+    runs_dir: RunsDirOption = Path("runs"),
+    name: NameOption = None,
     resume: Annotated[Optional[Path], typer.Option(
         "--resume", metavar="SEARCH_DIR",
         help="Continue an interrupted search (finished trials are not run again); "
              "--rounds may raise its number of rounds.", show_default=False)] = None,
     tag: TagOption = None,
     note: NoteOption = None,
-    quiet: Annotated[bool, typer.Option(
-        "--quiet", "-q", help="No progress or summary; print only the search directory.")
-    ] = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Random search over a config's hyperparameters, coarse to fine, in parallel.
 
@@ -150,13 +139,11 @@ def tune(
 
     tags, note = check_tags(tag), check_note(note)
     if resume is not None:
-        given = {"CONFIG": config, "--space": space, "--trials": trials, "--keep": keep,
-                 "--metric": metric, "--seed": seed, "--set": set_ or None, "--name": name}
-        clash = [option for option, value in given.items() if value is not None]
-        if clash:
-            raise InputError(f"--resume continues a search as it was set up: "
-                             f"{', '.join(clash)} cannot be given with it (--rounds, "
-                             "--workers, --executor and --scheduler can)")
+        refuse_with_resume({"CONFIG": config, "--space": space, "--trials": trials,
+                            "--keep": keep, "--metric": metric, "--seed": seed,
+                            "--set": set_ or None, "--name": name},
+                           "continues a search",
+                           "--rounds, --workers, --executor and --scheduler")
         study = open_search(resume, rounds)
     else:
         if config is None:
@@ -193,19 +180,14 @@ def tune(
 
 
 def _summary(result: StudyResult) -> None:
-    from dlcli.study.space import yaml_value
-
-    metric = result.metric
-    counts: dict[str, int] = {}
-    for trial in result.outcomes:
-        counts[trial.status] = counts.get(trial.status, 0) + 1
-    console.info(", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
+    console.info(tally(result.outcomes))
     if result.best is None:
         return
     console.err.print(_top_table(result))
     best = result.best
-    console.info(f"best: trial {best.number}, {metric} {best.metric:.4g}, run {best.run}")
+    console.info(f"best: trial {best.number}, {result.metric} {measure(best.metric)}, "
+                 f"run {best.run}")
     for key, value in best.values.items():
-        console.info(f"  {key}: {yaml_value(value)}")
+        console.info(f"  {key}: {setting(value)}")
     if (result.path / "trials.png").exists():
         console.info(f"plot: {result.path / 'trials.png'}")
