@@ -662,3 +662,33 @@ def test_the_dlcli_command_in_a_subprocess(trained: Path, tmp_path: Path) -> Non
                          timeout=120)
     assert bad.returncode == 2
     assert bad.stderr.strip() == f"error: '{tmp_path / 'missing'}' does not exist"
+
+
+def test_a_winner_by_an_epoch_it_did_not_keep_is_named_with_the_kept_winner(tmp_path: Path) -> None:
+    # "spiky" reaches the lowest dev loss at epoch 1 but ends worst; no early stopping restored
+    # its best epoch, so its params.npz is epoch 3's and "steady" is best by what was kept.
+    write_run(tmp_path, "spiky", costs=[0.7, 0.05, 0.6, 0.65], stamp="20261124-161500")
+    write_run(tmp_path, "steady", costs=[0.7, 0.3, 0.2, 0.1], stamp="20261124-161501")
+    result = invoke(*sorted(tmp_path.iterdir()))
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "best run (*): spiky" in text
+    assert ("spiky wins on its epoch 1 (dev_loss 0.055) but kept the parameters of epoch 3 "
+            "(dev_loss 0.715); by the kept parameters steady is best (0.11). "
+            "--metric final.dev_loss ranks by them") in text
+
+
+def test_no_kept_note_when_the_winner_restored_or_still_wins_by_its_final_value(
+        tmp_path: Path) -> None:
+    restored = write_run(tmp_path, "spiky", costs=[0.7, 0.05, 0.6, 0.65], stamp="20261124-161500")
+    metrics = json.loads((restored / "metrics.json").read_text())
+    metrics["restored_epoch"] = 1
+    (restored / "metrics.json").write_text(json.dumps(metrics))
+    write_run(tmp_path, "steady", costs=[0.7, 0.3, 0.2, 0.1], stamp="20261124-161501")
+    assert "kept the parameters" not in invoke(*sorted(tmp_path.iterdir())).output
+    assert "kept the parameters" not in invoke(
+        *sorted(tmp_path.iterdir()), "--metric", "final.dev_loss").output
+    other = tmp_path / "other"
+    write_run(other, "bumpy", costs=[0.7, 0.05, 0.08, 0.09], stamp="20261124-161500")
+    write_run(other, "steady", costs=[0.7, 0.3, 0.2, 0.1], stamp="20261124-161501")
+    assert "kept the parameters" not in invoke(*sorted(other.iterdir())).output

@@ -376,9 +376,39 @@ def caption(comparison: Comparison, mark: str = "") -> str:
 
 
 def notes(comparison: Comparison) -> list[str]:
-    """One line per run that is unreadable or did not simply complete, saying why."""
-    return [f"{run_path(r)}: {r.status}: {message(r)}" for r in comparison.records
-            if message(r)]
+    """One line per run that is unreadable or did not simply complete, saying why; and one when
+    the best run wins on parameters it did not keep (``kept_note``)."""
+    return [line for line in (kept_note(comparison), *(
+        f"{run_path(r)}: {r.status}: {message(r)}" for r in comparison.records if message(r)))
+        if line]
+
+
+def kept_note(comparison: Comparison) -> str:
+    """Say so when the best run wins on its best epoch but kept the last epoch's parameters
+    (no early stopping restored the best), and the last epoch's value would crown another run:
+    the winner's params.npz, predict and export are then not what won. "" otherwise."""
+    best = comparison.best
+    block, _, name = comparison.metric.rpartition(".")
+    if best is None or block == "final" or best.metrics.get("restored_epoch") is not None:
+        return ""
+    best_epoch, final_epoch = best.metrics.get("best_epoch"), best.block("final").get("epoch")
+    if best_epoch is None or best_epoch == final_epoch:
+        return ""
+    final = f"final.{name}"
+    kept = [metric_value(r, final) for r in comparison.records]
+    if kept[0] is None:
+        return ""
+    sign = 1.0 if comparison.direction == "min" else -1.0
+    rivals = [(sign * v, i) for i, v in enumerate(kept) if v is not None]
+    winner = min(rivals)[1]
+    if winner == 0 or sign * kept[winner] >= sign * kept[0]:
+        return ""
+    winner_title = run_title(comparison, comparison.records[winner])
+    return (f"{run_title(comparison, best)} wins on its epoch {numbers.count(best_epoch)} "
+            f"({name} {numbers.measure(comparison.values[0])}) but kept the parameters of epoch "
+            f"{numbers.count(final_epoch)} ({name} {numbers.measure(kept[0])}); by the kept "
+            f"parameters {winner_title} is best ({numbers.measure(kept[winner])}). --metric "
+            f"{final} ranks by them; training.early_stopping keeps a best epoch")
 
 
 def _md_escape(text: str) -> str:
