@@ -82,6 +82,25 @@ def shown_setting(value: Any) -> str:
     return shown(value)
 
 
+def kind_of(value: Any, notation: str = "YAML") -> str:
+    """What a value is, in the words of the file it came from (``list``, ``string``, ``number``;
+    a JSON ``array`` and ``object``), never a Python type name (``str``, ``dict``)."""
+    json = notation == "JSON"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, (list, tuple)):
+        return "array" if json else "list"
+    if isinstance(value, dict):
+        return "object" if json else "mapping"
+    return type(value).__name__
+
+
 def shown_name(name: str) -> str:
     """A key or file name as a message shows it: as written when it is short and printable,
     else quoted and bounded like any value (a key may hold a newline or a megabyte)."""

@@ -356,3 +356,26 @@ def test_a_run_file_that_cannot_be_read_is_named_in_plain_words(tmp_path):
     (run / "metrics.json").mkdir(parents=True)
     (run / "config.yaml").write_text("name: x\n")
     assert read_run(run).unreadable == "metrics.json cannot be read: is a directory"
+
+
+@pytest.mark.parametrize("file,text,problem", [
+    ("metrics.json", "[1, 2]", "metrics.json holds a JSON array, not an object"),
+    ("config.yaml", "just words\n", "config.yaml holds a YAML string, not a mapping"),
+    ("overrides.yaml", "a: 1\n", "overrides.yaml holds a YAML mapping, not a list"),
+])
+def test_a_run_file_of_the_wrong_kind_is_named_in_its_own_words(tmp_path, file, text, problem):
+    from dlcli.runs.reader import read_run
+
+    run = tmp_path / "20261126-120000-x"
+    run.mkdir()
+    (run / "metrics.json").write_text('{"status": "completed"}')
+    (run / file).write_text(text)
+    assert read_run(run).unreadable == problem
+
+
+@pytest.mark.parametrize("value,yaml_word,json_word", [
+    (None, "null", "null"), (True, "boolean", "boolean"), (3, "number", "number"),
+    ("x", "string", "string"), ([1], "list", "array"), ({"a": 1}, "mapping", "object")])
+def test_kind_of_uses_the_file_formats_words(value, yaml_word, json_word):
+    from dlcli.errors import kind_of
+    assert (kind_of(value), kind_of(value, "JSON")) == (yaml_word, json_word)

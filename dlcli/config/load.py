@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from dlcli.config import safe_yaml
 from dlcli.config.schema import NAME_PATTERN, Config
-from dlcli.errors import ConfigError, os_reason, shown, shown_name
+from dlcli.errors import ConfigError, kind_of, os_reason, shown, shown_name
 from dlcli.numbers import counted
 from dlcli.registry import did_you_mean
 
@@ -50,19 +50,9 @@ def read_yaml(path: str | os.PathLike[str], what: str = "config file") -> dict[s
         raise ConfigError("", message=f"{path} is empty; a config is a YAML mapping with at "
                           "least data: and model: sections")
     if not isinstance(raw, dict):
-        raise ConfigError("", message=f"{path} holds a YAML {_yaml_kind(raw)}, "
+        raise ConfigError("", message=f"{path} holds a YAML {kind_of(raw)}, "
                           "not a mapping of config keys (key: value lines)")
     return raw
-
-
-def _yaml_kind(value: Any) -> str:
-    if isinstance(value, list):
-        return "list"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, bool):
-        return "boolean"
-    return "number" if isinstance(value, (int, float)) else type(value).__name__
 
 
 def _yaml_files(folder: Path) -> list[Path]:

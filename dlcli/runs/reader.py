@@ -17,7 +17,7 @@ from typing import Any
 
 
 from dlcli.config import safe_yaml
-from dlcli.errors import ConfigError, InputError, os_reason
+from dlcli.errors import ConfigError, InputError, kind_of, os_reason
 from dlcli.run_schema import (CONFIG_FILE, COUNT_COLUMNS, HISTORY_FILE, METRICS_FILE,
                               OVERRIDES_FILE)
 from dlcli.runs.liveness import killed_metrics, process_gone
@@ -194,7 +194,8 @@ def _read_metrics(path: Path) -> dict[str, Any]:
         raise ValueError(message if message.startswith(METRICS_FILE)
                          else f"{METRICS_FILE}: {message}") from None
     if not isinstance(metrics, dict):
-        raise ValueError(f"{METRICS_FILE} holds a JSON {type(metrics).__name__}, not an object")
+        raise ValueError(f"{METRICS_FILE} holds a JSON {kind_of(metrics, 'JSON')}, not an "
+                         "object")
     return metrics
 
 
@@ -208,8 +209,8 @@ def _read_yaml(path: Path, kind: type, default: Any) -> Any:
     if value is None:
         return default
     if not isinstance(value, kind):
-        raise ValueError(f"{path.name} holds a YAML {type(value).__name__}, "
-                         f"not a {kind.__name__}")
+        raise ValueError(f"{path.name} holds a YAML {kind_of(value)}, "
+                         f"not a {kind_of(kind())}")
     return value
 
 
