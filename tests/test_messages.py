@@ -89,6 +89,13 @@ def test_a_misspelt_space_file(tmp_path):
         f"{tmp_path / 'space.yaml'}?)")
 
 
+def test_a_reserved_grid_key_is_named_where_it_was_written(tmp_path):
+    config = write_config(tmp_path, {**SMALL, "sweep": {"grid": {"seed": [1, 2]}}})
+    assert refused(["sweep", str(config)], tmp_path / "runs") == (
+        "error: config error at sweep.grid seed: the sweep sets each run's seed itself; use "
+        "--seeds N (or sweep.seeds) for seeds")
+
+
 def test_an_unknown_search_space_key(tmp_path):
     config = write_config(tmp_path)
     space = tmp_path / "space.yaml"

@@ -164,12 +164,9 @@ def plan_grid(config_grid: Mapping[str, list[Any]], options: Sequence[str],
     ``--set`` fixes (the command line wins; ``log`` is told which). Every key is checked to be
     a config key first, wherever it was written."""
     given = [parse_grid_option(text)[0] for text in options]
-    for key in given:
-        check_key_path(key, "--grid")
-    for key in config_grid:
-        if key not in given:
-            check_key_path(key, "sweep.grid")
     grid = merge_grid(config_grid, options)
+    for key, values in grid.items():
+        _check_key(key, values, "--grid" if key in given else "sweep.grid")
     check_not_inside(grid, overrides, "swept", "grid")
     for key, by in fixed_keys(grid, overrides).items():
         if key in given:
@@ -187,17 +184,17 @@ def point_label(values: Mapping[str, Any]) -> str:
     return ", ".join(f"{key}={yaml_value(value)}" for key, value in values.items())
 
 
-def _check_grid(grid: Mapping[str, list[Any]], base: Mapping[str, Any]) -> None:
-    """No key is one the sweep sets itself, and no key repeats a value."""
-    for key, values in grid.items():
-        if key in RESERVED:
-            raise ConfigError(f"--grid {key}", message=f"--grid {key}: the sweep sets each "
-                              f"run's {key} itself" + ("; use --seeds N (or sweep.seeds) for "
-                                                       "seeds" if key == "seed" else ""))
-        texts = [yaml_value(v) for v in values]
-        if len(set(texts)) < len(texts):
-            raise ConfigError(f"--grid {key}", values, "the values must differ from each "
-                              "other")
+def _check_key(key: str, values: list[Any], source: str) -> None:
+    """``key`` is a config key the sweep does not set itself, and no value repeats."""
+    at = f"{source} {key}"
+    check_key_path(key, source)
+    if key in RESERVED:
+        raise ConfigError(at, message=f"{at}: the sweep sets each run's {key} itself"
+                          + ("; use --seeds N (or sweep.seeds) for seeds" if key == "seed"
+                             else ""))
+    texts = [yaml_value(v) for v in values]
+    if len(set(texts)) < len(texts):
+        raise ConfigError(at, values, "the values must differ from each other")
 
 
 # -- the planner ---------------------------------------------------------------------------------
@@ -394,7 +391,6 @@ def create_sweep(raw: Mapping[str, Any], runs_dir: str | os.PathLike[str], *,
     config = load_config(raw=raw, overrides=list(overrides), name=name)
     merged = plan_grid(config_grid, grid, overrides, log)
     base = config.to_dict()
-    _check_grid(merged, base)
     count = seeds if seeds is not None else config_seeds if config_seeds is not None \
         else DEFAULT_SEEDS
     if count < 1:
