@@ -212,3 +212,33 @@ def test_a_bad_config_stops_the_helper_train_started_for_its_figures(tmp_path):
         "                  'parked': background._early is not None}))\n")
     assert found == {"code": 2, "started": 1, "stopped": [True], "parked": False}
     assert not (tmp_path / "runs").exists()
+
+
+def test_the_entry_point_starts_the_figures_helper_only_for_train(tmp_path):
+    good = write_config(tmp_path, dict(SMALL, name="good"))
+    bad = write_config(tmp_path, dict(SMALL, optimizer={"name": "adam", "learning_rate": -1}),
+                       name="bad.yaml")
+    runs = str(tmp_path / "runs")
+    found = run_python(
+        "import json, sys\n"
+        "from dlcli.cli.app import main\n"
+        "from dlcli.reports import background\n"
+        "started = []\n"
+        "start = background.Painter._start\n"
+        "background.Painter._start = staticmethod(lambda: started.append(start()) or started[-1])\n"
+        "out = {}\n"
+        f"for name, args in [('train', ['train', {str(good)!r}, '--runs-dir', {runs!r}, '-q']),\n"
+        f"                   ('bad', ['train', {str(bad)!r}, '--runs-dir', {runs!r}]),\n"
+        "                   ('help', ['train', '--help']), ('version', ['--version'])]:\n"
+        "    sys.argv = ['dlcli', *args]\n"
+        "    try:\n"
+        "        main()\n"
+        "    except SystemExit as exc:\n"
+        "        code = exc.code\n"
+        "    out[name] = [code, len(started), [p.poll() is not None for p in started]]\n"
+        "    started.clear()\n"
+        "print(json.dumps(out))\n")
+    # train: one helper, taken by the run and done when it returns; a bad config: started by
+    # the entry point and stopped by train; --help and --version: none
+    assert found == {"train": [0, 1, [True]], "bad": [2, 1, [True]], "help": [0, 0, []],
+                     "version": [0, 0, []]}

@@ -6,7 +6,9 @@ failed check or run, 130 for Ctrl-C.
 from __future__ import annotations
 
 import inspect
+import os
 import re
+import sys
 
 import typer
 from typer.core import TyperCommand, TyperGroup
@@ -163,4 +165,11 @@ for command in (train, resume, gradcheck, compare, show, sweep, tune, predict, e
 
 def main() -> None:
     """Entry point of the ``dlcli`` script and ``python -m dlcli``."""
+    args = sys.argv[1:]
+    if (args[:1] == ["train"] and "--help" not in args
+            and not any(key.startswith("_DLCLI_COMPLETE") for key in os.environ)):
+        # A run will draw its figures: their helper process starts loading matplotlib now,
+        # while the command line is built and parsed (train stops it again on a bad config).
+        from dlcli.reports.background import start_early
+        start_early()
     app(prog_name="dlcli")
