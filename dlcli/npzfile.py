@@ -15,6 +15,7 @@ import os
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -89,28 +90,35 @@ class MemberRows:
     is read whole. Any way the file is broken is raised as ``fail(reason)`` (see ``open_npz``).
     """
 
-    def __init__(self, path: str | os.PathLike[str], member: str, fail: Fail) -> None:
+    def __init__(self, path: str | os.PathLike[str], member: str | None, fail: Fail) -> None:
+        """``member``: the array's name in the NPZ file; None for an ``.npy`` file, read the
+        same way."""
         self.path, self.member, self.fail = path, member, fail
+        self._archive: zipfile.ZipFile | None = None
         try:
-            self._archive = zipfile.ZipFile(path)
             try:
-                self._stream = self._archive.open(f"{member}.npy")
+                if member is None:
+                    self._stream: Any = open(path, "rb")
+                else:
+                    self._archive = zipfile.ZipFile(path)
+                    self._stream = self._archive.open(f"{member}.npy")
                 version = np.lib.format.read_magic(self._stream)
                 read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
                                else np.lib.format.read_array_header_2_0)
                 self.shape, self.fortran, self.dtype = read_header(self._stream)
             except BaseException:
-                self._archive.close()
+                if self._archive is not None:
+                    self._archive.close()
                 raise
         except FileNotFoundError:
             raise fail("does not exist") from None
         except KeyError:
             raise fail(f"has no array {member!r}") from None
         except _BROKEN as exc:
-            raise fail(_reason(path, exc)) from None
+            raise fail(self._reason(exc)) from None
         if self.dtype.hasobject:
             self.close()
-            raise fail(_reason(path, ValueError("allow_pickle")))
+            raise fail(self._reason(ValueError("allow_pickle")))
 
     def __enter__(self) -> MemberRows:
         return self
@@ -120,14 +128,25 @@ class MemberRows:
 
     def close(self) -> None:
         self._stream.close()
-        self._archive.close()
+        if self._archive is not None:
+            self._archive.close()
+
+    def _reason(self, exc: BaseException) -> str:
+        if self.member is not None:
+            return _reason(self.path, exc)
+        if isinstance(exc, ValueError) and "allow_pickle" in str(exc):
+            return "holds Python objects, which would need unpickling; save plain numbers"
+        return f"is truncated or damaged ({str(exc) or type(exc).__name__})"
 
     def blocks(self, rows: int) -> Iterator[tuple[int, np.ndarray]]:
         """``(start, array[start:start + rows])`` in order, each block a new array."""
         m = self.shape[0] if self.shape else 0
         if self.fortran and len(self.shape) > 1:
-            with open_npz(self.path, self.fail) as npz:
-                whole = npz[self.member]
+            if self.member is None:
+                whole = np.load(self.path, allow_pickle=False)
+            else:
+                with open_npz(self.path, self.fail) as npz:
+                    whole = npz[self.member]
             for start in range(0, m, rows):
                 yield start, whole[start:start + rows]
             return
@@ -138,9 +157,10 @@ class MemberRows:
             try:
                 data = self._stream.read(k * row_bytes)
             except _BROKEN as exc:
-                raise self.fail(_reason(self.path, exc)) from None
+                raise self.fail(self._reason(exc)) from None
             if len(data) != k * row_bytes:
-                raise self.fail(_reason(self.path, EOFError(
-                    f"array {self.member!r} ends after {start + len(data) // max(row_bytes, 1)}"
-                    f" of its {m} rows")))
+                what = f"array {self.member!r}" if self.member else "the array"
+                done = start + len(data) // max(row_bytes, 1)
+                raise self.fail(self._reason(EOFError(f"{what} ends after {done} of its {m} "
+                                                      "rows")))
             yield start, np.frombuffer(data, dtype=self.dtype).reshape(k, *row_shape)

@@ -105,3 +105,41 @@ def test_bad_arrays_are_refused(blobs, tmp_path):
     result = runner.invoke(app, ["evaluate", str(blobs), str(tmp_path / "empty.npz"), "--json"])
     assert result.exit_code == 2 and "holds no examples" in result.output
     assert json.loads(result.stdout or "null") is None
+
+
+def test_npy_tables_are_read_as_training_reads_them(tmp_path):
+    X, y = blob_data(m=90)
+    table = tmp_path / "table.npy"
+    np.save(table, np.column_stack([X, y]))   # labels in the last column, as training expects
+    raw = csv_config(table)
+    raw["training"]["epochs"] = 3
+    run_dir = train(tmp_path / "runs", raw)
+    model = load_run(run_dir)
+    assert model.feature_names == ["col1", "col2", "col3"]
+    result = runner.invoke(app, ["predict", str(run_dir), str(table)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.split()[1:] == [str(v) for v in model.predict(X)]
+    report = runner.invoke(app, ["evaluate", str(run_dir), str(table), "--json"])
+    assert report.exit_code == 0, report.output
+    final = json.loads((run_dir / "metrics.json").read_text())["final"]
+    assert json.loads(report.stdout)["accuracy"] == final["train_accuracy"]
+    # Features alone, read in blocks; a table of text is refused.
+    np.save(tmp_path / "features.npy", X)
+    read = list(batches(model, str(tmp_path / "features.npy"), chunk_rows=16))
+    assert len(read) == 6
+    np.testing.assert_array_equal(np.concatenate([b.rows for b in read]), model.prepare(X))
+    np.save(tmp_path / "text.npy", np.array([["a", "b", "c"]]))
+    result = runner.invoke(app, ["predict", str(run_dir), str(tmp_path / "text.npy")])
+    assert result.exit_code == 2 and "one (m, columns) table of numbers" in result.output
+
+
+def test_an_npy_input_for_a_run_on_named_features(blobs, tmp_path):
+    model = load_run(blobs)
+    X, _ = blob_data(m=40, seed=2)
+    np.save(tmp_path / "X.npy", np.asfortranarray(X))   # Fortran order: read whole
+    result = runner.invoke(app, ["predict", str(blobs), str(tmp_path / "X.npy")])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.split()[1:] == [str(v) for v in model.predict(X)]
+    np.save(tmp_path / "wide.npy", np.ones((3, 5)))
+    result = runner.invoke(app, ["predict", str(blobs), str(tmp_path / "wide.npy")])
+    assert result.exit_code == 2 and "missing 'x0'" in result.output

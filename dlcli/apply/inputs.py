@@ -1,8 +1,8 @@
 """The examples a trained run is applied to (``dlcli predict INPUT``, ``dlcli evaluate DATA``),
 read a chunk of rows at a time and prepared as the run's training data was.
 
-INPUT is, in this order: an existing file (a CSV file with a header row, or an NPZ file with
-``X`` and, for evaluation, ``y``); the run's own split ``train``, ``dev`` or ``test``; or a
+INPUT is, in this order: an existing file (a CSV file with a header row, an NPZ file with
+``X`` and, for evaluation, ``y``, or an NPY table); the run's own split ``train``, ``dev`` or ``test``; or a
 built-in data set name. Decisions (docs/decisions.md):
 
 - CSV columns are matched to the training features by name, in any order. A file whose first
@@ -86,6 +86,8 @@ def batches(model: Model, source: str, *, labels: bool = False, target: str | No
             magic = handle.read(4)
         if magic.startswith(b"PK"):
             yield from _npz_batches(model, source, labels, chunk_rows)
+        elif magic.startswith(b"\x93NU"):
+            yield from _npy_batches(model, source, labels, target, chunk_rows)
         else:
             yield from _csv_batches(model, source, labels, target, chunk_rows)
     elif source in SPLITS:
@@ -322,6 +324,34 @@ def _npz_batches(model: Model, path: str, labels: bool, chunk_rows: int) -> Iter
                 assert y is not None
                 codes = encode(y[start:start + len(part)], start)
             yield Batch(model.prepare(part, source=path, first_row=start), codes, start)
+
+
+def _npy_batches(model: Model, path: str, labels: bool, target: str | None, chunk_rows: int
+                 ) -> Iterator[Batch]:
+    """An ``.npy`` table (``numpy.save`` of an (m, columns) array), a block of rows at a time.
+    Its columns are ``col1, col2, ...``, as training names an NPY table's (and a CSV file's
+    without a header), matched to the run's features by name with the label column ignored by
+    predict; a table exactly as wide as the run's features is read as features alone (as an
+    NPZ file's X)."""
+    def fail(reason: str) -> DataError:
+        return DataError(reason, file=path)
+
+    with MemberRows(path, None, fail) as table:
+        if table.dtype.kind not in "biuf" or len(table.shape) != 2:
+            raise DataError(f"holds an array of shape {table.shape} and dtype {table.dtype}; an "
+                            ".npy input is one (m, columns) table of numbers", file=path)
+        features = model.info.feature_names
+        names = [f"col{j + 1}" for j in range(table.shape[1])]
+        if len(names) == len(features) and not labels and names != features:
+            usecols, t = list(range(len(names))), None
+        else:
+            usecols, t = _columns(names, features, target or model.info.label_column, path,
+                                  labels)
+        encode = _Encoder(model, path, names[t]) if labels and t is not None else None
+        for start, block in table.blocks(chunk_rows):
+            codes = encode(block[:, t], start) if encode is not None else None
+            yield Batch(model.prepare(block[:, usecols], source=path, first_row=start), codes,
+                        start)
 
 
 # ------------------------------------------------------------------------------ the run's data

@@ -9,13 +9,15 @@ from rich.table import Table
 
 from dlcli.cli.compare import output_console
 from dlcli.cli.predict import RunDir, with_progress
+from dlcli.numbers import count, counted, measure
 
 
 def evaluate(
     run_dir: RunDir,
     data: Annotated[str, typer.Argument(
         help="Labelled data: a CSV file (the training file's columns), an NPZ file with X and "
-             "y, the run's own split (train, dev, test) or a built-in data set.",
+             "y, an NPY table with its label column, the run's own split (train, dev, test) or "
+             "a built-in data set.",
         metavar="DATA", show_default=False)],
     target: Annotated[Optional[str], typer.Option(
         "--target", help="The CSV column with the labels (default: the training file's).")
@@ -41,24 +43,24 @@ def evaluate(
         return
     console = output_console()
     console.print(f"{run_dir} on {data}", markup=False, highlight=False)
-    console.print(f"{result.m:,} examples  loss {result.loss:.4f}  accuracy "
-                  f"{result.accuracy:.4f}", markup=False, highlight=False)
+    console.print(f"{counted(result.m, 'example')}  loss {measure(result.loss)}  accuracy "
+                  f"{measure(result.accuracy, pad=True)}", markup=False, highlight=False)
     report = Table(title="per class", title_justify="left")
     report.add_column("class")
     for name in ("precision", "recall", "f1", "support"):
         report.add_column(name, justify="right")
     for label, p, r, f, s in zip(result.classes, result.precision, result.recall, result.f1,
                                  result.support):
-        report.add_row(str(label), f"{p:.4f}", f"{r:.4f}", f"{f:.4f}", f"{int(s):,}")
+        report.add_row(str(label), *(measure(v, pad=True) for v in (p, r, f)), count(int(s)))
     report.add_section()
     for name, block in result.averages().items():
-        report.add_row(f"{name} avg", f"{block['precision']:.4f}", f"{block['recall']:.4f}",
-                       f"{block['f1']:.4f}", f"{result.m:,}")
+        report.add_row(f"{name} avg", *(measure(block[k], pad=True)
+                                        for k in ("precision", "recall", "f1")), count(result.m))
     console.print(report)
     matrix = Table(title="confusion matrix", title_justify="left")
     matrix.add_column("true \\ predicted")
     for label in result.classes:
         matrix.add_column(str(label), justify="right")
     for label, row in zip(result.classes, result.confusion.tolist()):
-        matrix.add_row(str(label), *[f"{count:,}" for count in row])
+        matrix.add_row(str(label), *[count(n) for n in row])
     console.print(matrix)

@@ -42,8 +42,8 @@ def predict(
     run_dir: RunDir,
     input_: Annotated[str, typer.Argument(
         help="A CSV file with the training file's feature columns (matched by name; a label "
-             "column is ignored), an NPZ file with X, the run's own split (train, dev, test) "
-             "or a built-in data set.", metavar="INPUT", show_default=False)],
+             "column is ignored), an NPZ file with X, an NPY table, the run's own split (train, "
+             "dev, test) or a built-in data set.", metavar="INPUT", show_default=False)],
     proba: Annotated[bool, typer.Option(
         "--proba", help="Also print each class's probability (one column per class).")
     ] = False,
@@ -59,8 +59,8 @@ def predict(
 
     One line per example, in INPUT's order: the predicted label, in the training file's class
     labels, and with --proba one probability column per class. Inference mode: no dropout,
-    batch norm with its running statistics. A CSV file is read a block of rows at a time, so
-    its size does not matter. A row with a value that is not a finite number, or a missing
+    batch norm with its running statistics. A CSV, NPZ or NPY file is read a block of rows at a
+    time, so its size does not matter. A row with a value that is not a finite number, or a missing
     or unknown column, is refused naming the file, row and column (exit code 2).
     """
     from dlcli.apply import load_run
