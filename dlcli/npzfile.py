@@ -134,6 +134,8 @@ class MemberRows:
     def _reason(self, exc: BaseException) -> str:
         if self.member is not None:
             return _reason(self.path, exc)
+        if isinstance(exc, OSError):
+            return f"cannot be read ({os_reason(exc)})"
         if isinstance(exc, ValueError) and "allow_pickle" in str(exc):
             return "holds Python objects, which would need unpickling; save plain numbers"
         return f"is truncated or damaged ({str(exc) or type(exc).__name__})"
