@@ -259,3 +259,17 @@ def test_a_search_table_heads_its_columns_with_the_keys_last_parts(tmp_path):
     line = bar_line(result.stderr, "trials")
     assert re.search(r"3/3 trials  best dev_loss [\d.]+ \(trial \d\)", line), line
     assert re.search(r"^best: trial \d, dev_loss [\d.]+, run ", result.stderr, re.M)
+
+
+def test_a_sweep_of_seeds_alone_shows_its_best_mean_without_a_point_name(tmp_path):
+    config = write_config(tmp_path, dict(SMALL, training={"epochs": 5, "batch_size": 32}))
+    result = runner.invoke(app, ["sweep", str(config), "--seeds", "2", "-w", "1",
+                                 "--runs-dir", str(tmp_path / "runs")], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    line = bar_line(result.stderr, "runs")
+    assert re.search(r"2/2 runs  best mean dev_loss [\d.]+  \d:\d\d", line), line
+    resumed = runner.invoke(app, ["sweep", "--resume", result.stdout.strip(), "-w", "1"],
+                            env={"COLUMNS": "80"})
+    assert resumed.exit_code == 0, resumed.output   # nothing left to run: still the best
+    best = re.search(r"best mean dev_loss [\d.]+", line)[0]
+    assert best in bar_line(resumed.stderr, "runs")

@@ -43,8 +43,10 @@ def _best_point(study: Study) -> list[console.Field]:
     if best is None:
         return []
     stats = best[planner.metric]
-    return [console.Field(f"best mean {planner.metric} {measure(stats['mean'])}", kept=True),
-            console.Field(f"at {_point_text(best['values'])}", BEST_AT_RANK)]
+    fields = [console.Field(f"best mean {planner.metric} {measure(stats['mean'])}", kept=True)]
+    if best["values"]:   # a sweep of seeds alone has one point, and nothing to name it by
+        fields.append(console.Field(f"at {_point_text(best['values'])}", BEST_AT_RANK))
+    return fields
 
 
 def _point_text(values: dict[str, Any]) -> str:
