@@ -101,6 +101,7 @@ def bar_line(output, unit):
     return lines[0]
 
 
+@pytest.mark.slow
 def test_train_and_resume_label_the_bar_with_the_runs_name_at_80_columns(tmp_path):
     runs = tmp_path / "runs"
     config = write_config(tmp_path, dict(SMALL, name="babysit"))
@@ -161,6 +162,7 @@ def test_screen_wraps_at_the_last_column_and_redraws_a_line_in_place():
     assert screen("one\r\x1b[2Ktwo\r\n\x1b[1A\x1b[2Kthree", 10) == ["three", ""]
 
 
+@pytest.mark.slow
 def test_ctrl_c_in_an_80_column_terminal_leaves_one_bar_and_the_resume_command(tmp_path):
     """A real terminal (a pty) 80 columns wide and a real ^C typed into it: the terminal echoes
     ^C after the bar, which must not wrap the line and leave the bar drawn twice."""
@@ -219,6 +221,7 @@ def table_rows(output):
     return [[cell.strip() for cell in re.split("[┃│]", row)[1:-1]] for row in rows]
 
 
+@pytest.mark.slow
 def test_a_sweep_at_80_columns_names_points_by_their_values_and_ranks_by_the_mean(tmp_path):
     config = write_config(tmp_path, dict(SMALL, training={"epochs": 10, "batch_size": 32}))
     result = runner.invoke(app, ["sweep", str(config), "--grid", "optimizer.learning_rate=0.1,"
@@ -244,6 +247,7 @@ def test_a_sweep_at_80_columns_names_points_by_their_values_and_ranks_by_the_mea
                if line.startswith(("┃", "│", "┏", "└")))
 
 
+@pytest.mark.slow
 def test_a_search_table_heads_its_columns_with_the_keys_last_parts(tmp_path):
     space = {"optimizer.learning_rate": {"log_uniform": [1e-3, 1e-1]},
              "training.epochs": {"int_uniform": [5, 10]},
@@ -261,6 +265,7 @@ def test_a_search_table_heads_its_columns_with_the_keys_last_parts(tmp_path):
     assert re.search(r"^best: trial \d, dev_loss [\d.]+, run ", result.stderr, re.M)
 
 
+@pytest.mark.slow
 def test_a_sweep_of_seeds_alone_shows_its_best_mean_without_a_point_name(tmp_path):
     config = write_config(tmp_path, dict(SMALL, training={"epochs": 5, "batch_size": 32}))
     result = runner.invoke(app, ["sweep", str(config), "--seeds", "2", "-w", "1",
