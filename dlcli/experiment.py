@@ -29,7 +29,7 @@ from dlcli.config.resumable import check_resumable
 from dlcli.config.schema import Config
 from dlcli.data.dataset import Dataset
 from dlcli.errors import DlcliError, InputError, RunError, WriteError, os_reason
-from dlcli.numbers import count, measure
+from dlcli.numbers import count, counted, measure
 from dlcli.reports import boundary
 from dlcli.reports.background import Painter
 from dlcli.reports.confusion import confusion_block
@@ -174,9 +174,10 @@ def _train_in(path: Path, prepared: Prepared, *, overrides: list[str] | None, lo
                 f"{count(trainer.progress.epoch)}")
         else:
             say(f"run {path.name}: {data.source}, {count(data.train.m)} training examples, "
-                f"{count(data.n_features)} features, {count(data.n_classes)} classes; "
-                f"network {trainer.network.sizes}, {count(trainer.network.theta.size)} "
-                "parameters")
+                f"{counted(data.n_features, 'feature')}, "
+                f"{counted(data.n_classes, 'class', 'classes')}; "
+                f"network {trainer.network.sizes}, "
+                f"{counted(trainer.network.theta.size, 'parameter')}")
         for hint in prepared.hints:
             say(f"hint: {hint}")
         if on_start is not None:
@@ -289,9 +290,9 @@ def _explain_carried_stop(prepared: Prepared, parent: Path, start: int) -> None:
     way_on = f"--set training.early_stopping.patience={waited + stopping.patience}"
     prepared.hints.append(
         f"{parent.name} stopped early: {stopping.monitor} has not improved since epoch "
-        f"{stopping.best_epoch} ({waited} epochs, patience {stopping.patience}), so this run "
-        f"stops again at its first evaluation unless it improves; {way_on} gives it "
-        f"{stopping.patience} more epochs")
+        f"{stopping.best_epoch} ({counted(waited, 'epoch')}, patience {stopping.patience}), so "
+        f"this run stops again at its first evaluation unless it improves; {way_on} gives it "
+        f"{counted(stopping.patience, 'more epoch')}")
     prepared.trainer.callbacks.append(_CarriedStop(way_on))
 
 

@@ -431,7 +431,7 @@ def test_only_unreadable_runs_exit_1(tmp_path: Path) -> None:
     (path / "metrics.json").write_text("")
     result = invoke(tmp_path)
     assert result.exit_code == 1
-    assert "none of the 1 runs could be read" in result.stderr
+    assert "the run could not be read" in result.stderr
 
 
 def test_plot_is_a_png_for_runs_of_different_lengths_and_without_dev(tmp_path: Path) -> None:

@@ -206,6 +206,19 @@ def test_runs_dir_below_a_file(tmp_path):
     assert blocker.read_text() == "x"
 
 
+@pytest.mark.parametrize("command", ["train", "sweep"])
+def test_an_empty_runs_dir_is_refused_not_read_as_here(tmp_path, command, monkeypatch):
+    # ``--runs-dir "$RUNS"`` with RUNS unset: the run must not land in the current directory
+    monkeypatch.chdir(tmp_path)
+    config = write_config(tmp_path)
+    result = runner.invoke(app, [command, str(config), "--runs-dir", ""])
+    assert result.exit_code == 2
+    assert result.output.strip() == ("error: invalid value for '--runs-dir': is empty; give a "
+                                     f"directory, e.g. --runs-dir runs; dlcli {command} -h "
+                                     "for help")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [config.name]
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only directories")
 def test_a_read_only_runs_dir(tmp_path):
     runs_dir = tmp_path / "runs"

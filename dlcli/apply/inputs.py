@@ -46,6 +46,7 @@ from dlcli.errors import DataError, InputError, os_reason
 from dlcli.npzfile import MemberRows, open_npz
 from dlcli.run_schema import CONFIG_FILE
 from dlcli.build import data_stream, load_run_data
+from dlcli.numbers import counted
 
 CHUNK_VALUES = 1 << 20    # feature values per chunk: 8 MiB of float64, whatever the width
 MAX_CHUNK_ROWS = 65536
@@ -307,7 +308,7 @@ def _npz_batches(model: Model, path: str, labels: bool, chunk_rows: int) -> Iter
             if y.ndim == 2 and y.shape[1] == 1:
                 y = y[:, 0]
             if y.shape != (m,):
-                raise DataError(f"{x_key} has {m} examples but {y_key} has shape {y.shape}",
+                raise DataError(f"{x_key} has {counted(m, 'example')} but {y_key} has shape {y.shape}",
                                 file=path)
             if y.dtype.kind == "S":
                 y = np.char.decode(y, "utf-8")

@@ -253,7 +253,8 @@ def compare(
         typer.echo(f"wrote {plot}", err=True)
 
     if not any(r.readable for r in records):
-        raise RunError(f"none of the {len(records)} runs could be read")
+        raise RunError("the run could not be read" if len(records) == 1
+                       else f"none of the {len(records):,} runs could be read")
 
 
 def _show_groups(grouping: grouped.Grouping, comparison: report.Comparison,

@@ -15,8 +15,17 @@ TagOption = Annotated[Optional[list[str]], typer.Option(
     "--tag", "-t", metavar="TAG",
     help="Label the run, e.g. --tag baseline (repeatable); dlcli ls and compare filter by it.",
     show_default=False)]
+def _runs_dir(text: str | Path) -> Path:
+    """A runs directory; an empty one (``--runs-dir ""``, an unset shell variable) is refused
+    rather than read as the current directory."""
+    if not str(text).strip():
+        raise typer.BadParameter("is empty; give a directory, e.g. --runs-dir runs")
+    return Path(text)
+
+
 RunsDirOption = Annotated[Path, typer.Option(
-    "--runs-dir", help="Where the run (or study) directory goes.")]
+    "--runs-dir", parser=_runs_dir, metavar="<path>",
+    help="Where the run (or study) directory goes.")]
 NameOption = Annotated[Optional[str], typer.Option(
     "--name", help="Name of the run (or study): its directory is <time>-<name> (default: the "
                    "config's name:, else the file's stem).", show_default=False)]

@@ -11,6 +11,7 @@ from dlcli.cli import complete
 
 from dlcli import console
 from dlcli.errors import InputError
+from dlcli.numbers import counted
 
 
 def _size(path: Path) -> int:
@@ -68,7 +69,7 @@ def prune(
         count += 1
         epochs = record.metrics.get("epochs_run")
         typer.echo(f"{verb} {entry.path}  ({record.status}"
-                   + (f", {epochs:,} epochs" if isinstance(epochs, int) else "") + ")")
+                   + (f", {counted(epochs, 'epoch')}" if isinstance(epochs, int) else "") + ")")
     plural = "" if count == 1 else "s"
     if count:
         console.info(f"{verb} {count} run{plural}, {_megabytes(total)}"

@@ -58,6 +58,7 @@ from dlcli.data.mapped import map_array
 from dlcli.data.table import Table
 from dlcli.data.transforms import pixel_transforms
 from dlcli.errors import DataError, os_reason, shown
+from dlcli.numbers import counted
 from dlcli.npzfile import open_npz
 from dlcli.registry import did_you_mean
 
@@ -585,7 +586,7 @@ def _npz_table(X: np.ndarray, y: np.ndarray, path: str, x_key: str, y_key: str, 
         raise DataError(f"{y_key} has shape {y.shape}; labels are one per example, (m,)",
                         file=path)
     if len(y) != m:
-        raise DataError(f"{x_key} has {m} examples but {y_key} has {len(y)} labels",
+        raise DataError(f"{x_key} has {counted(m, 'example')} but {y_key} has {counted(len(y), 'label')}",
                         file=path)
     kind_y = y.dtype.kind
     if kind_y == "b":

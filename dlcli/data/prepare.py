@@ -52,6 +52,7 @@ from dlcli.data.mapped import MappedRows
 from dlcli.data.table import Table
 from dlcli.data.transforms import apply_transforms
 from dlcli.errors import ConfigError, DataError
+from dlcli.numbers import counted
 
 
 
@@ -274,9 +275,10 @@ def _carve(rows: np.ndarray, y: np.ndarray, K: int, n_take: int, rng: np.random.
     counts = np.bincount(y[rows], minlength=K)
     room = np.maximum(counts - 1, 0)  # every class keeps at least one training example
     if n_take > room.sum():
-        raise ConfigError(key, fraction, f"it would carve {n_take} of {len(rows)} examples, "
+        raise ConfigError(key, fraction, f"it would carve {n_take:,} of "
+                          f"{counted(len(rows), 'example')}, "
                           "but every class must keep at least one training example, so at "
-                          f"most {int(room.sum())} can be carved",
+                          f"most {int(room.sum()):,} can be carved",
                           "use a smaller fraction or more data")
     quota = n_take * counts / counts.sum()
     take = np.minimum(np.floor(quota).astype(np.int64), room)

@@ -30,6 +30,7 @@ from typing import Any, Protocol
 
 from dlcli.blas import blas_limit
 from dlcli.errors import InputError, os_reason
+from dlcli.numbers import counted
 
 BLAS_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
             "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
@@ -265,8 +266,8 @@ class DaskExecutor:
         info = self._client.scheduler_info()
         workers = info.get("workers", {})
         self.workers = max(1, sum(int(w.get("nthreads", 1)) for w in workers.values()))
-        self.description = (f"Dask cluster at {scheduler}: {len(workers)} workers, "
-                            f"{self.workers} threads")
+        self.description = (f"Dask cluster at {scheduler}: {counted(len(workers), 'worker')}, "
+                            f"{counted(self.workers, 'thread')}")
 
     def submit(self, fn: Callable[[Any], Any], arg: Any) -> Any:
         # pure=False: two trials with equal arguments are still two trials.

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from dlcli.reports.plots import save_atomically
 from dlcli.study.space import CHOICE, ONE_MINUS_LOG_UNIFORM, Distribution, Space, yaml_value
+from dlcli.numbers import counted
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -109,7 +110,7 @@ def plot_trials(trials: Sequence[Trial], space: Space, metric: str, mode: str,
         for ax in axes.flat:
             ax.set_yscale("log")
     failed = sum(1 for t in trials if not t.succeeded)
-    title = f"{metric} ({'lower' if mode == 'min' else 'higher'} is better) of {len(ok)} trials"
+    title = f"{metric} ({'lower' if mode == 'min' else 'higher'} is better) of {counted(len(ok), 'trial')}"
     if failed:
         title += f"; {failed} failed or diverged trial{'s' if failed != 1 else ''} not shown"
     fig.suptitle(title, fontsize=10)
