@@ -399,7 +399,9 @@ def _finish(trainer: Trainer, config: Config, path: Path, started: str, say: Log
         f"{trainer.status} after {count(epochs)} epoch{'' if epochs == 1 else 's'} "
         f"({count(steps)} step{'' if steps == 1 else 's'}) in "
         f"{measure(trainer.progress.train_seconds)}s of training"
-        + (f": {trainer.message}" if trainer.message else "")))
+        # a diverged run's reason is the error the command ends with: said once, last
+        + (f": {trainer.message}" if trainer.message and trainer.status != "diverged"
+           else "")))
     if errors and not failing:
         raise errors[0]
     return metrics

@@ -151,6 +151,17 @@ def test_divergence_stops_at_once_with_its_status(tmp_path, runs_dir):
     assert len(rows) >= 2 and not np.isfinite(float(rows[-1]["cost"]))
 
 
+def test_a_diverged_runs_reason_is_said_once_as_the_last_line(tmp_path, runs_dir):
+    result = train(write_config(tmp_path, DIVERGING), "--runs-dir", runs_dir)
+    assert result.exit_code == 1
+    reason = metrics(only_run(runs_dir))["message"]
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert " ".join(lines).count(reason[:40]) == 1, result.stderr
+    assert lines[-1].startswith("error: ") and reason.startswith(lines[-1][7:47])
+    assert any(line.startswith("diverged after ") and line.endswith("s of training")
+               for line in lines)
+
+
 def test_a_diverged_runs_final_block_names_the_epoch_its_metrics_come_from(tmp_path, runs_dir):
     assert train(write_config(tmp_path, DIVERGING), "--runs-dir", runs_dir, "-q").exit_code == 1
     run = only_run(runs_dir)
