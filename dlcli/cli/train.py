@@ -58,8 +58,15 @@ def interrupted_message(path: Path, epochs: int) -> str:
     if not (path / CHECKPOINT_FILE).exists():
         return (f"interrupted before the first checkpoint; what was logged is kept in {path} "
                 "(there is nothing to resume from)")
+    from dlcli.numbers import count
+    from dlcli.runs.checkpoint import checkpoint_epoch
+
+    # Checkpoints come every checkpoint_every epochs and at most every few seconds, so the
+    # epochs logged after the last one are trained again: say from where.
+    start = checkpoint_epoch(path / CHECKPOINT_FILE)
+    since = "" if start is None else f" (from its checkpoint at epoch {count(start)})"
     return (f"interrupted; what was logged is kept in {path}. Continue with: dlcli resume "
-            f"{shlex.quote(str(path))} --epochs {epochs}")
+            f"{shlex.quote(str(path))} --epochs {epochs}{since}")
 
 
 def train(

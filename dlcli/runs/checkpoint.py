@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from dlcli.errors import RunError
-from dlcli.npzfile import read_npz_arrays
+from dlcli.npzfile import open_npz, read_npz_arrays
 from dlcli.runs.files import write_npz
 
 META = "__meta__"
@@ -73,3 +73,15 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise RunError(f"checkpoint {path} has format {meta['format']}, newer than this dlcli "
                        f"reads ({FORMAT}); upgrade dlcli to resume it")
     return _unflatten(meta["state"], "", arrays)
+
+
+def checkpoint_epoch(path: str | os.PathLike[str]) -> int | None:
+    """The epoch a checkpoint continues from, reading only its small record (not the arrays);
+    None when the file is missing or unusable."""
+    try:
+        with open_npz(path, lambda reason: RunError(reason)) as npz:
+            meta = json.loads(npz[META].tobytes().decode("utf-8"))
+        epoch = meta["state"]["epoch"]
+    except (RunError, KeyError, TypeError, ValueError):
+        return None
+    return epoch if isinstance(epoch, int) else None
