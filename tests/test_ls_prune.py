@@ -205,3 +205,16 @@ def test_a_search_whose_trials_tie_on_accuracy_names_the_one_with_the_lower_loss
     (entry,) = listing.read_entries(tmp_path / "runs")
     listing.score([entry], "dev_accuracy")
     assert entry.best is not None and entry.best.name == "q-t1"
+
+
+def test_ls_sort_by_a_name_that_is_not_a_metric_names_sort_and_the_nearest_metric(
+        tmp_path: Path) -> None:
+    write_run(tmp_path / "runs", "one", costs=[0.6, 0.4])
+    for typed, hint in (("accuracy", " (did you mean 'dev_accuracy'?)"),
+                        ("dev_acc", " (did you mean 'dev_accuracy'?)"),
+                        ("speed", "")):
+        result = runner.invoke(app, ["ls", str(tmp_path / "runs"), "--sort", typed])
+        assert result.exit_code == 2
+        assert result.output.strip() == (
+            f"error: --sort '{typed}': cannot tell whether higher or lower is better{hint}; "
+            "name a loss, the cost or an accuracy (e.g. dev_loss, best.dev_accuracy)")

@@ -126,12 +126,12 @@ def ls(
     epochs and metric. A run whose process is gone shows as killed.
     """
     from dlcli.reports import listing
-    from dlcli.reports.compare import direction
+    from dlcli.reports.compare import direction, metric_names
 
     statuses = listing.check_statuses(status or [])
-    if sort is not None:
-        direction(sort)   # an InputError for a name that is not a metric
     entries = listing.read_entries(runs_dir)
+    if sort is not None:   # an InputError for a name that is not a metric
+        direction(sort, "--sort", metric_names([r for e in entries for r in e.runs]))
     metric = sort or listing.default_metric(entries)
     listing.score(entries, metric)
     entries = listing.filter_entries(entries, statuses, tag or [])

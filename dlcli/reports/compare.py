@@ -34,13 +34,17 @@ EPOCH_KEYS = ("epoch", "last_evaluated_epoch")
 MISSING = "-"
 
 
-def direction(metric: str) -> Direction:
-    """``min`` for a loss or the cost, ``max`` for an accuracy; anything else is an InputError."""
+def direction(metric: str, option: str = "--metric", choices: Sequence[str] = ()) -> Direction:
+    """``min`` for a loss or the cost, ``max`` for an accuracy; anything else is an InputError
+    naming ``option`` (the option the user typed) and the closest of ``choices`` (metric names,
+    e.g. ``metric_names`` of the runs at hand)."""
     sense = run_schema.direction(metric)
     if sense is not None:
         return sense
-    raise InputError(f"--metric {metric!r}: cannot tell whether higher or lower is better; "
-                     "name a loss, the cost or an accuracy (e.g. dev_loss, best.dev_accuracy)")
+    hint = did_you_mean(metric.rpartition(".")[2], list(choices))
+    raise InputError(f"{option} {metric!r}: cannot tell whether higher or lower is better"
+                     + (f" ({hint})" if hint else "")
+                     + "; name a loss, the cost or an accuracy (e.g. dev_loss, best.dev_accuracy)")
 
 
 def metric_value(record: RunRecord, metric: str) -> float | None:
@@ -66,6 +70,11 @@ def available_metrics(records: Sequence[RunRecord]) -> list[str]:
              for key, value in r.block(block).items()
              if key not in EPOCH_KEYS and isinstance(value, (int, float))}
     return sorted(found)
+
+
+def metric_names(records: Sequence[RunRecord]) -> list[str]:
+    """Every metric NAME (without its block) with a numeric value in some readable run."""
+    return sorted({c.partition(".")[2] for c in available_metrics(records)})
 
 
 def default_metric(records: Sequence[RunRecord]) -> str:
@@ -148,8 +157,7 @@ def compare_runs(records: Sequence[RunRecord], metric: str | None = None,
     if any(r.readable for r in records) and not any(
             name in r.block(b) for r in records for b in blocks):
         choices = available_metrics(records)
-        bare = sorted({c.partition(".")[2] for c in choices})
-        hint = did_you_mean(name, bare)
+        hint = did_you_mean(name, metric_names(records))
         raise InputError(f"--metric {metric!r}: no run has this metric"
                          + (f" ({hint})" if hint else "")
                          + f"; the runs have: {', '.join(choices) or 'no metrics'}")
