@@ -228,14 +228,13 @@ def _format_error(errors: list[dict[str, Any]], raw: dict[str, Any],
 
 
 def _list_hint(path: str, value: Any, set_text: str | None) -> str:
-    """For one value or comma-separated values where a list goes (``model.hidden: 4``,
-    ``--set model.hidden=16,8``): the list written out, as the user would write it there."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        items = set_text.strip() if set_text is not None else str(value)
-    elif isinstance(value, str) and "," in value and not any(c in value for c in "[]{}"):
-        items = value.strip()
-    else:
+    """For comma-separated values where a list goes (``model.hidden: 16,8``, ``--set
+    model.hidden=16,8``): the list written out, as the user would write it there. Nothing for
+    one value: ``[1.5]`` is no better a ``model.keep_prob`` than ``1.5``."""
+    written = set_text if set_text is not None else value
+    if not isinstance(written, str) or "," not in written or any(c in written for c in "[]{}"):
         return ""
+    items = written.strip()
     if set_text is not None:
         return f"write a list as --set {path}=[{items}]"
     return f"did you mean [{items}]?"
