@@ -218,3 +218,17 @@ def test_ls_sort_by_a_name_that_is_not_a_metric_names_sort_and_the_nearest_metri
         assert result.output.strip() == (
             f"error: --sort '{typed}': cannot tell whether higher or lower is better{hint}; "
             "name a loss, the cost or an accuracy (e.g. dev_loss, best.dev_accuracy)")
+
+
+def test_prune_dry_run_says_it_for_one_run_and_them_for_more(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    first = write_run(runs, "first", costs=[0.6, 0.4], status="failed")
+    dry = runner.invoke(app, ["prune", str(runs), "--status", "failed", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert dry.stderr.strip() == ("would remove 1 run, 0.0 MB; run again without --dry-run to "
+                                  "remove it")
+    write_run(runs, "second", costs=[0.6, 0.4], status="failed", stamp="20261124-161600")
+    dry = runner.invoke(app, ["prune", str(runs), "--status", "failed", "--dry-run"])
+    assert dry.stderr.strip() == ("would remove 2 runs, 0.0 MB; run again without --dry-run "
+                                  "to remove them")
+    assert first.exists()

@@ -403,3 +403,16 @@ def test_a_run_file_of_the_wrong_kind_is_named_in_its_own_words(tmp_path, file, 
 def test_kind_of_uses_the_file_formats_words(value, yaml_word, json_word):
     from dlcli.errors import kind_of
     assert (kind_of(value), kind_of(value, "JSON")) == (yaml_word, json_word)
+
+
+# -- a choice among one --------------------------------------------------------------------------
+
+def test_an_option_with_one_choice_says_must_be_it_not_one_of_it(tmp_path):
+    one = runner.invoke(app, ["export", str(tmp_path / "run"), "--format", "tflite"])
+    assert one.exit_code == 2
+    assert one.output.strip() == ("error: --format tflite is not allowed; must be onnx; "
+                                  "dlcli export -h for help")
+    many = runner.invoke(app, ["ls", str(tmp_path), "--format", "xml"])
+    assert many.exit_code == 2
+    assert many.output.strip() == ("error: --format xml is not allowed; must be one of table, "
+                                   "csv, json; dlcli ls -h for help")

@@ -75,7 +75,8 @@ def _bad_value(param: object, error: dict) -> str:  # type: ignore[type-arg]
     if error["type"] == "value_error":   # an enum: "'xml' is not one of 'table', 'csv'."
         text = str(error.get("ctx", {}).get("error", error["msg"]))
         choices = re.search(r"is not one of (.*?)\.?$", text)
-        wanted = "one of " + choices[1].replace("'", "") if choices else text
+        names = choices[1].replace("'", "") if choices else ""
+        wanted = (("one of " if "," in names else "") + names) if choices else text
     else:
         wanted = requirement(error)
     return f"{opts[0]} {given} is not allowed; must be {wanted}"

@@ -70,9 +70,9 @@ def prune(
         epochs = record.metrics.get("epochs_run")
         typer.echo(f"{verb} {entry.path}  ({record.status}"
                    + (f", {counted(epochs, 'epoch')}" if isinstance(epochs, int) else "") + ")")
-    plural = "" if count == 1 else "s"
     if count:
-        console.info(f"{verb} {count} run{plural}, {_megabytes(total)}"
-                     + ("; run again without --dry-run to remove them" if dry_run else ""))
+        them = "it" if count == 1 else "them"
+        console.info(f"{verb} {counted(count, 'run')}, {_megabytes(total)}"
+                     + (f"; run again without --dry-run to remove {them}" if dry_run else ""))
     else:
         console.info(f"no run in {runs_dir} has status {', '.join(statuses)}")
