@@ -115,13 +115,18 @@ def test_best_columns_appear_only_where_they_differ_from_final(tmp_path: Path,
 
 
 def test_the_sorting_metric_is_always_a_column_the_cost_too(search: Path) -> None:
-    for metric, header in (("cost", "final cost"), ("final.train_accuracy", "final train acc"),
-                           ("best.dev_accuracy", "final dev acc")):
+    # (metric, the column drawn right after the parameters, the column holding what the runs
+    # are sorted by, which is never left out: NAME and best.NAME sort by the best value)
+    for metric, first, kept in (("cost", "final cost", "best cost"),
+                                ("final.train_accuracy", "final train acc", "final train acc"),
+                                ("best.dev_accuracy", "final dev acc", "best dev acc"),
+                                ("dev_loss", "final dev loss", "best dev loss")):
         md = compare(search, "--format", "markdown", "--metric", metric).stdout
         cells = [c.strip() for c in md.splitlines()[0].strip("|").split("|")]
-        assert cells[cells.index("seed") + 1] == header   # right after the parameters
+        assert cells[cells.index("seed") + 1] == first   # right after the parameters
+        assert kept in cells
         out = " ".join(compare(search, "--metric", metric, columns=60).stdout.split())
-        assert "left out" in out and header not in out[out.index("left out"):]
+        assert "left out" in out and kept not in out[out.index("left out"):]
 
 
 def test_few_runs_with_many_fields_are_drawn_transposed(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ import io
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from dlcli import numbers, run_schema
@@ -293,12 +293,13 @@ def companion_metric(metric: str) -> str | None:
     return None
 
 
-# Ranks (lower stays longer when the terminal is narrow): the run and the final value of the
-# metric it is sorted by, what differs, the sorting metric's best value, epochs and status, the sorting metric's companion (dev accuracy beside dev loss: a
-# loss can crown a run that classifies worse), epochs and status when they are the same for
-# every run, the seeds, then everything else.
-RANK_RUN, RANK_SORT_FINAL, RANK_PARAM, RANK_SORT, RANK_EPOCHS, RANK_STATUS, RANK_COMPANION, \
-    RANK_SAME, RANK_SEED, RANK_METRIC, RANK_BEST_EPOCH, RANK_TIME = \
+# Ranks (lower stays longer when the terminal is narrow): the run and the value it is sorted
+# by (``NAME`` and ``best.NAME`` sort by the best value, ``final.NAME`` by the final one), what
+# differs, the sorting metric's other value, epochs and status, the sorting metric's companion
+# (dev accuracy beside dev loss: a loss can crown a run that classifies worse), epochs and
+# status when they are the same for every run, the seeds, then everything else.
+RANK_RUN, RANK_SORTED_BY, RANK_PARAM, RANK_SORT_OTHER, RANK_EPOCHS, RANK_STATUS, \
+    RANK_COMPANION, RANK_SAME, RANK_SEED, RANK_METRIC, RANK_BEST_EPOCH, RANK_TIME = \
     0, 5, 10, 30, 40, 41, 50, 53, 55, 60, 80, 90
 SEEDS = ("seed", "data.seed")
 
@@ -323,7 +324,8 @@ def columns(comparison: Comparison) -> list[Column]:
         rank = RANK_SEED if key in SEEDS else RANK_PARAM + index
         cols.append(Column(key, heading(short, max(map(len, cells))), cells, rank,
                            numeric=numeric, label=short))
-    sort_name = comparison.metric.rpartition(".")[2]
+    sort_block, _, sort_name = comparison.metric.rpartition(".")
+    sort_block = sort_block or "best"       # a bare NAME sorts by the best value (metric_value)
     companion = companion_metric(sort_name)
     # The cost is left out of the table unless the runs are sorted by it.
     shown_metrics = (*TABLE_METRICS, COST) if sort_name == COST else TABLE_METRICS
@@ -331,8 +333,8 @@ def columns(comparison: Comparison) -> list[Column]:
     names = sorted({name for _, name in present}, key=lambda n: (
         n != sort_name, n != companion, shown_metrics.index(n)))
     for name in names:
-        rank = (RANK_SORT_FINAL if name == sort_name else RANK_COMPANION
-                if name == companion else RANK_METRIC + 2 * shown_metrics.index(name))
+        rank = (RANK_COMPANION if name == companion
+                else RANK_METRIC + 2 * shown_metrics.index(name))
         finals = [format_metric(r.block("final").get(name)) for r in records]
         for block in BLOCKS:
             if (block, name) not in present:
@@ -342,26 +344,39 @@ def columns(comparison: Comparison) -> list[Column]:
                     b in (f, MISSING) for b, f in zip(cells, finals)):
                 continue   # the best values repeat the final ones: noise
             cols.append(Column(f"{block}.{name}", f"{block}\n{metric_label(name)}", cells,
-                               RANK_SORT if name == sort_name and block == "best"
-                               else rank + (block == "best"), numeric=True,
+                               rank + (block == "best"), numeric=True,
                                label=f"{block} {metric_label(name)}",
                                family=metric_label(name)))
+    cols = _rank_sorting_columns(cols, f"{sort_block}.{sort_name}", sort_name)
     # Epochs and status are worth their room when they tell the runs apart; the same for every
     # run (300, completed), they can go before the companion metric (and the note says them).
     epochs = [_count(r.metrics.get("epochs_run")) for r in records]
+    clash = "training.epochs" in comparison.params
     statuses = [r.status for r in records]
     cols += [
         Column("best_epoch", "best\nepoch", [_count(r.metrics.get("best_epoch"))
                                             for r in records], RANK_BEST_EPOCH, numeric=True,
                label="best epoch"),
-        Column("epochs_run", "epochs", epochs, RANK_EPOCHS if len(set(epochs)) > 1
-               else RANK_SAME, numeric=True),
+        # "epochs run" where the config's training.epochs is a column too ("epochs")
+        Column("epochs_run", "epochs\nrun" if clash else "epochs", epochs,
+               RANK_EPOCHS if len(set(epochs)) > 1 else RANK_SAME, numeric=True,
+               label="epochs run" if clash else ""),
         Column("status", "status", statuses, RANK_STATUS if len(set(statuses)) > 1
                else RANK_SAME),
         Column("train_seconds", "time", [_seconds(r.metrics.get("train_seconds"))
                                          for r in records], RANK_TIME, numeric=True),
     ]
     return cols
+
+
+def _rank_sorting_columns(cols: list[Column], sorted_by: str, name: str) -> list[Column]:
+    """The column holding the values the runs are sorted by is never left out before the
+    parameters; the sorting metric's other column (final beside best) comes after them. When
+    the best values repeat the final ones (no best column), the final column holds them."""
+    own = [c.key for c in cols if c.key in (f"final.{name}", f"best.{name}")]
+    keep = sorted_by if sorted_by in own else (own[0] if own else None)
+    return [replace(c, rank=RANK_SORTED_BY if c.key == keep else RANK_SORT_OTHER)
+            if c.key in own else c for c in cols]
 
 
 def table(comparison: Comparison) -> tuple[list[str], list[list[str]]]:

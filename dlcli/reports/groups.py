@@ -25,7 +25,7 @@ from dlcli import numbers
 from dlcli.config.in_effect import in_effect
 from dlcli.reports.columns import Column, heading
 from dlcli.reports.compare import (BLOCKS, METRICS, RANK_COMPANION, RANK_METRIC, RANK_RUN,
-                                   RANK_SORT_FINAL, RANK_STATUS, Comparison, companion_metric,
+                                   RANK_SORTED_BY, RANK_STATUS, Comparison, companion_metric,
                                    format_metric, format_param, metric_label, metric_value,
                                    param_value, short_keys)
 from dlcli.runs.files import clean_json
@@ -175,7 +175,7 @@ def columns(grouping: Grouping) -> list[Column]:
             f"{n} {s}" for s, n in sorted(g.statuses.items()) if s not in SUCCEEDED) or "-"
             for g in groups], RANK_STATUS, label="runs not ok"))
     for b, name in metrics:
-        rank = RANK_SORT_FINAL if name == sort_name else RANK_COMPANION if name == companion \
+        rank = RANK_SORTED_BY if name == sort_name else RANK_COMPANION if name == companion \
             else RANK_METRIC + GROUP_TABLE_METRICS.index(name)
         cols.append(Column(f"{b}.{name}", f"{b}\n{metric_label(name)}",
                            [mean_std(g.statistics[f"{b}.{name}"]) for g in groups], rank,
