@@ -178,6 +178,18 @@ def test_a_misspelt_config_file_gets_the_nearest_name(tmp_path):
         f"is no directory '{tmp_path / 'confgs'}')")
 
 
+def test_a_misspelt_config_file_is_not_pointed_at_a_search_space(tmp_path):
+    write_config(tmp_path, name="exp.yaml")
+    (tmp_path / "space.yaml").write_text("optimizer.learning_rate: {log_uniform: [1e-4, 1e-1]}\n")
+    assert refused(["train", str(tmp_path / "nope.yaml")], tmp_path / "runs") == (
+        f"error: config file '{tmp_path / 'nope.yaml'}' does not exist")
+    assert refused(["train", str(tmp_path / "spaec.yaml")], tmp_path / "runs") == (
+        f"error: config file '{tmp_path / 'spaec.yaml'}' does not exist")
+    assert refused(["train", str(tmp_path / "exp.yml")], tmp_path / "runs") == (
+        f"error: config file '{tmp_path / 'exp.yml'}' does not exist (did you mean "
+        f"{tmp_path / 'exp.yaml'}?)")
+
+
 @pytest.mark.parametrize("text,message", [
     ("", "{path} is empty; a config is a YAML mapping with at least data: and model: sections"),
     ("- a\n- b\n", "{path} holds a YAML list, not a mapping of config keys (key: value lines)"),

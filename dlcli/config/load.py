@@ -35,7 +35,7 @@ def read_yaml(path: str | os.PathLike[str], what: str = "config file") -> dict[s
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError("", message=f"{what} {str(path)!r} does not exist"
-                          + _nearest_file(path)) from None
+                          + _nearest_file(path, what)) from None
     except IsADirectoryError:
         raise ConfigError("", message=f"{str(path)!r} is a directory, not a {what}"
                           + _example_file(path)) from None
@@ -63,16 +63,29 @@ def _yaml_files(folder: Path) -> list[Path]:
         return []
 
 
-def _nearest_file(path: Path) -> str:
-    """`` (did you mean configs/quickstart.yaml?)`` for a misspelt config file name, naming
-    the closest YAML file beside where it was looked for (or nothing)."""
+def _nearest_file(path: Path, what: str) -> str:
+    """`` (did you mean configs/quickstart.yaml?)`` for a misspelt file name, naming the YAML
+    file beside where it was looked for whose name (without the extension every one shares) is
+    closest, and that holds what was asked for: a search space for a ``space file``, else not
+    one (``nope.yaml`` is not a misspelt ``space.yaml`` config)."""
     if not path.parent.is_dir():
         return f" (there is no directory {str(path.parent)!r})"
-    siblings = {p.name: p for p in _yaml_files(path.parent)}
-    close = difflib.get_close_matches(path.name, list(siblings), n=1, cutoff=0.6)
-    if not close:
-        return ""
-    return f" (did you mean {siblings[close[0]]}?)"
+    siblings = {p.stem: p for p in _yaml_files(path.parent)}
+    for stem in difflib.get_close_matches(path.stem, list(siblings), n=5, cutoff=0.6):
+        if _is_search_space(siblings[stem]) == (what == "space file"):
+            return f" (did you mean {siblings[stem]}?)"
+    return ""
+
+
+def _is_search_space(path: Path) -> bool:
+    """Whether the YAML file reads as a search space: top-level keys that are dotted config
+    paths (``optimizer.learning_rate: {log_uniform: ...}``), where a config has sections."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            raw = safe_yaml.load(handle.read(1_000_000), str(path))
+    except (OSError, UnicodeDecodeError, ConfigError):   # not a space, and not this message's
+        return False                                     # business to say what is wrong with it
+    return isinstance(raw, dict) and bool(raw) and all("." in str(key) for key in raw)
 
 
 def _example_file(folder: Path) -> str:
