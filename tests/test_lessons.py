@@ -117,6 +117,13 @@ def test_lr_decay_every_schedule_decays_and_rescues_gradient_descent(tmp_path):
             assert rates[0] == 16.0 and rates[-1] < 0.35 * rates[0]   # visibly down
             assert all(b <= a for a, b in zip(rates, rates[1:]))
         assert final(point, "train_loss")[1] < final(none, "train_loss")[0]   # every seed
+    # The config ranks by where each schedule ends (sweep.metric: final.dev_loss): every
+    # schedule ahead of none. Its best epoch comes before the first decay, so the best epoch's
+    # value would have tied all four.
+    assert study.summary["metric"] == "final.dev_loss"
+    ranked = sorted(study.summary["points"], key=lambda p: p["metric"]["mean"])
+    assert ranked[-1]["values"] == {"schedule.name": "none"}
+    assert study.summary["best_point"]["values"]["schedule.name"] != "none"
 
 
 @pytest.mark.slow

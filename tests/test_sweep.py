@@ -230,6 +230,20 @@ def test_bad_sweep_section_names_its_key(tmp_path):
         " ".join(result.stderr.split())
 
 
+def test_the_sweep_section_names_the_metric_and_metric_wins_over_it(tmp_path):
+    section = {"grid": {"optimizer.learning_rate": [0.01, 0.1]}, "seeds": 1,
+               "metric": "final.dev_loss"}
+    study = create_sweep({**BASE, "sweep": section}, tmp_path / "a")
+    assert study.planner.metric == "final.dev_loss" and study.planner.mode == "min"
+    chosen = create_sweep({**BASE, "sweep": section}, tmp_path / "b", metric="dev_accuracy")
+    assert chosen.planner.metric == "dev_accuracy" and chosen.planner.mode == "max"
+    bad = write_yaml(tmp_path / "bad.yaml", {**BASE, "sweep": {**section, "metric": "dev_los"}})
+    result = sweep_cli([str(bad), "--runs-dir", str(tmp_path / "runs")])
+    assert result.exit_code == 2
+    assert "did you mean 'dev_loss'?" in " ".join(result.stderr.split())
+    assert not (tmp_path / "runs").exists()
+
+
 def test_cli_resume_refuses_options_that_would_change_the_sweep(tmp_path):
     path = create_sweep(BASE, tmp_path, seeds=1).path
     result = sweep_cli(["--resume", str(path), "--seeds", "4"])

@@ -59,12 +59,16 @@ def config_json_schema() -> dict[str, Any]:
         "type": "object", "additionalProperties": {"$ref": "#/$defs/Space"}}
     schema["properties"]["sweep"] = {
         "description": "dlcli sweep's study: a grid of config key paths to lists of values, "
-                       "each point repeated with seeds seeds (seed, seed+1, ...)",
+                       "each point repeated with seeds seeds (seed, seed+1, ...), ranked by "
+                       "metric",
         "type": "object", "additionalProperties": False,
         "properties": {
             "grid": {"type": "object", "additionalProperties": {"type": "array",
                                                                  "minItems": 1}},
-            "seeds": {"type": "integer", "minimum": 1}}}
+            "seeds": {"type": "integer", "minimum": 1},
+            "metric": {"type": "string", "description": "what the points are ranked by (the "
+                       "mean over seeds): dev_loss (the best epoch's value), final.dev_loss, "
+                       "..."}}}
     return schema
 
 

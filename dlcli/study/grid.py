@@ -45,7 +45,7 @@ SWEEP_FILE = "sweep.json"
 STUDY_FILE = "study.csv"
 PLOT_FILE = "study.png"
 DEFAULT_SEEDS = 3
-SECTION_KEYS = ("grid", "seeds")
+SECTION_KEYS = ("grid", "seeds", "metric")
 # Keys a grid may not set: the sweep names each run, and --seeds sets the seeds.
 RESERVED = ("name", "seed")
 _OPEN, _CLOSE = "[{(", "]})"
@@ -118,10 +118,11 @@ def _flatten(data: Mapping[Any, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def parse_section(section: Any) -> tuple[dict[str, list[Any]], int | None]:
-    """A config's ``sweep: {grid: {KEY.PATH: [values...]}, seeds: N}`` -> (grid, seeds)."""
+def parse_section(section: Any) -> tuple[dict[str, list[Any]], int | None, str | None]:
+    """A config's ``sweep: {grid: {KEY.PATH: [values...]}, seeds: N, metric: NAME}`` ->
+    (grid, seeds, metric); ``metric`` is checked with the config (``check_metric``)."""
     if section is None:
-        return {}, None
+        return {}, None, None
     if not isinstance(section, Mapping):
         raise ConfigError("sweep", section, "must be a mapping with grid: and seeds:")
     for key in section:
@@ -144,7 +145,11 @@ def parse_section(section: Any) -> tuple[dict[str, list[Any]], int | None]:
     if seeds is not None and (isinstance(seeds, bool) or not isinstance(seeds, int)
                               or seeds < 1):
         raise ConfigError("sweep.seeds", seeds, "must be a whole number >= 1")
-    return grid, seeds
+    metric = section.get("metric")
+    if metric is not None and not isinstance(metric, str):
+        raise ConfigError("sweep.metric", metric, "must be a metric name, e.g. dev_loss or "
+                          "final.dev_loss")
+    return grid, seeds, metric
 
 
 def merge_grid(config_grid: Mapping[str, list[Any]],
@@ -386,7 +391,7 @@ def create_sweep(raw: Mapping[str, Any], runs_dir: str | os.PathLike[str], *,
     replaces the section's values of its key, and each ``--set`` key leaves the grid (``log``
     hears which: ``dlcli.study.precedence``). Nothing is written when anything is wrong."""
     raw = dict(raw)
-    config_grid, config_seeds = parse_section(raw.pop("sweep", None))
+    config_grid, config_seeds, config_metric = parse_section(raw.pop("sweep", None))
     raw.pop("search", None)
     config = load_config(raw=raw, overrides=list(overrides), name=name)
     merged = plan_grid(config_grid, grid, overrides, log)
@@ -395,7 +400,8 @@ def create_sweep(raw: Mapping[str, Any], runs_dir: str | os.PathLike[str], *,
         else DEFAULT_SEEDS
     if count < 1:
         raise InputError(f"--seeds {count}: give at least 1 seed")
-    metric = check_metric(metric, config.has_dev_split)
+    metric = check_metric(metric if metric is not None else config_metric,
+                          config.has_dev_split)
     settings = Settings(name=config.name or "sweep", grid=merged,
                         seeds=[config.seed + k for k in range(count)], metric=metric,
                         mode=metric_mode(metric), metrics=study_metrics(config),
