@@ -159,6 +159,16 @@ class WriteError(RunError):
 
 class Interrupted(DlcliError):
     """Work stopped by the user (Ctrl-C) after keeping what it had: exit code 130. The message
-    says what was kept and how to continue."""
+    says what was ``kept`` and, on a line of its own to copy whole, the ``command`` that
+    continues (train, sweep and tune say it alike)::
+
+        interrupted; 3 finished runs are kept in runs/x/study.csv
+        Continue with: dlcli sweep --resume runs/x
+    """
 
     exit_code = 130
+
+    def __init__(self, kept: str, command: str | None = None) -> None:
+        self.kept, self.command = kept, command
+        super().__init__(f"interrupted; {kept}"
+                         + (f"\nContinue with: {command}" if command else ""))

@@ -428,3 +428,61 @@ def test_an_option_with_one_choice_says_must_be_it_not_one_of_it(tmp_path):
     assert many.exit_code == 2
     assert many.output.strip() == ("error: --format xml is not allowed; must be one of table, "
                                    "csv, json; dlcli ls -h for help")
+
+
+# -- Ctrl-C: what was kept, then "Continue with:" and the command on a line of its own ----------
+
+def stop_studies_after(monkeypatch, count: int) -> None:
+    """Ctrl-C once ``count`` runs of a sweep or search have finished."""
+    from dlcli.study.runner import Study
+    from helpers import StopAfter
+
+    real = Study.run
+    monkeypatch.setattr(Study, "run", lambda self, executor, callbacks=(), log=None: real(
+        self, executor, [*callbacks, StopAfter(count)], log))
+
+
+@pytest.mark.parametrize("command,table", [
+    (["sweep", "--grid", "optimizer.learning_rate=0.1,0.2"], "study.csv"),
+    (["tune", "--trials", "3", "--space", "space.yaml"], "trials.csv"),
+])
+def test_ctrl_c_in_a_sweep_or_tune_names_the_command_on_its_own_line(tmp_path, monkeypatch,
+                                                                      command, table):
+    config = write_config(tmp_path)
+    (tmp_path / "space.yaml").write_text("optimizer.learning_rate: {log_uniform: [1e-3, 1e-1]}\n")
+    stop_studies_after(monkeypatch, 1)
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, [command[0], str(config), *command[1:], "-w", "1", "-q",
+                                 "--runs-dir", "runs"])
+    assert result.exit_code == 130, result.output
+    study = Path(result.stdout.strip())
+    assert study.parent == Path("runs")
+    assert result.stderr.strip().splitlines() == [
+        f"error: interrupted; 1 finished run is kept in {study / table}",
+        f"Continue with: dlcli {command[0]} --resume {study}"]
+
+
+def test_ctrl_c_in_train_names_the_command_on_its_own_line(tmp_path, monkeypatch):
+    from dlcli import experiment
+    from dlcli.runs.checkpoint import checkpoint_epoch
+    from dlcli.train.callbacks import Callback
+
+    class CtrlC(Callback):
+        def on_epoch_end(self, trainer, row):
+            if row["epoch"] == 3:
+                raise KeyboardInterrupt
+
+    real = experiment.run
+    monkeypatch.setattr(experiment, "run", lambda *args, callbacks=None, **kwargs: real(
+        *args, callbacks=[*(callbacks or []), CtrlC()], **kwargs))
+    config = write_config(tmp_path, {**SMALL, "training": {"epochs": 50, "batch_size": 32,
+                                                           "checkpoint_every": 1}})
+    result = runner.invoke(app, ["train", str(config), "--runs-dir", str(tmp_path / "runs"),
+                                 "-q"])
+    assert result.exit_code == 130, result.output
+    run = Path(result.stdout.strip())
+    start = checkpoint_epoch(run / "checkpoint.npz")
+    assert result.stderr.strip().splitlines() == [
+        f"error: interrupted; what was logged is kept in {run} (a resume starts from its "
+        f"checkpoint at epoch {start:,})",
+        f"Continue with: dlcli resume {run} --epochs 50"]

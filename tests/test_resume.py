@@ -121,9 +121,10 @@ def test_ctrl_c_keeps_what_was_logged_and_the_run_resumes(tmp_path):
     from dlcli.runs.checkpoint import checkpoint_epoch, load_checkpoint
     start = checkpoint_epoch(run / "checkpoint.npz")
     assert start == load_checkpoint(run / "checkpoint.npz")["epoch"] and start % 5 == 0
-    assert err.strip().splitlines()[-1] == (
-        f"error: interrupted; what was logged is kept in {run}. Continue with: dlcli resume "
-        f"{run} --epochs 100000 (from its checkpoint at epoch {start:,})")
+    assert err.strip().splitlines()[-2:] == [
+        f"error: interrupted; what was logged is kept in {run} (a resume starts from its "
+        f"checkpoint at epoch {start:,})",
+        f"Continue with: dlcli resume {run} --epochs 100000"]
     m = metrics(run)
     assert m["status"] == "interrupted" and m["epochs_run"] >= 29
     assert len(history(run)) >= 30

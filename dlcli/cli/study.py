@@ -3,6 +3,7 @@ progress bar over a study's runs, and running a study with Ctrl-C handled."""
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import threading
 from collections.abc import Callable
@@ -147,10 +148,10 @@ def run_study(study: Study, pool: Executor, progress: StudyProgress | None,
             progress.stop()
         planner = study.planner
         typer.echo(str(study.path))
-        raise Interrupted(f"interrupted; {counted(len(study.outcomes), 'finished run')} "
+        raise Interrupted(f"{counted(len(study.outcomes), 'finished run')} "
                           f"{'is' if len(study.outcomes) == 1 else 'are'} kept in "
-                          f"{planner.table_file}. Continue with: {planner.command} --resume "
-                          f"{study.path}") from None
+                          f"{study.table_path}",
+                          f"{planner.command} --resume {shlex.quote(str(study.path))}") from None
     except DlcliError:
         if progress is not None:
             progress.stop()

@@ -41,7 +41,7 @@ def run_and_report(launch: Callable[..., RunResult], *, quiet: bool) -> None:
         if "path" not in made:   # stopped before the run directory was made
             raise
         typer.echo(str(made["path"]))
-        raise Interrupted(interrupted_message(made["path"], made["epochs"])) from None
+        raise interrupted(made["path"], made["epochs"]) from None
     if not quiet:
         console.print_summary(result.metrics)
     typer.echo(str(result.path))
@@ -49,24 +49,25 @@ def run_and_report(launch: Callable[..., RunResult], *, quiet: bool) -> None:
         raise RunError(result.metrics.get("message") or "the run diverged")
 
 
-def interrupted_message(path: Path, epochs: int) -> str:
+def interrupted(path: Path, epochs: int) -> Interrupted:
     """What an interrupted run kept, and the command that continues it (when it can be)."""
     import shlex
 
     from dlcli.run_schema import CHECKPOINT_FILE
 
     if not (path / CHECKPOINT_FILE).exists():
-        return (f"interrupted before the first checkpoint; what was logged is kept in {path} "
-                "(there is nothing to resume from)")
+        return Interrupted(f"what was logged before the first checkpoint is kept in {path} "
+                           "(there is nothing to resume from)")
     from dlcli.numbers import count
     from dlcli.runs.checkpoint import checkpoint_epoch
 
     # Checkpoints come every checkpoint_every epochs and at most every few seconds, so the
     # epochs logged after the last one are trained again: say from where.
     start = checkpoint_epoch(path / CHECKPOINT_FILE)
-    since = "" if start is None else f" (from its checkpoint at epoch {count(start)})"
-    return (f"interrupted; what was logged is kept in {path}. Continue with: dlcli resume "
-            f"{shlex.quote(str(path))} --epochs {epochs}{since}")
+    since = ("" if start is None
+             else f" (a resume starts from its checkpoint at epoch {count(start)})")
+    return Interrupted(f"what was logged is kept in {path}{since}",
+                       f"dlcli resume {shlex.quote(str(path))} --epochs {epochs}")
 
 
 def train(
