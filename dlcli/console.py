@@ -17,7 +17,7 @@ from rich.progress_bar import ProgressBar as BarGraphic
 from rich.table import Table
 from rich.text import Text
 
-from dlcli.numbers import clock, count, counted, measure
+from dlcli.numbers import clock, count, counted, duration, measure
 from dlcli.run_schema import COST, EPOCH, METRICS, metric_name
 from dlcli.train.callbacks import Callback
 
@@ -296,5 +296,5 @@ def print_summary(metrics: dict[str, Any]) -> None:
     seconds = metrics.get("train_seconds") or 0.0
     speed = metrics.get("samples_per_second")
     _say(err, f"{counted(metrics.get('epochs_run') or 0, 'epoch')}, "
-              f"{counted(metrics.get('steps') or 0, 'step')}, {measure(seconds)}s training"
+              f"{counted(metrics.get('steps') or 0, 'step')}, {duration(seconds)} of training"
               + (f", {count(round(speed))} samples/s" if speed else ""))

@@ -29,7 +29,7 @@ from dlcli.config.resumable import check_resumable
 from dlcli.config.schema import Config
 from dlcli.data.dataset import Dataset
 from dlcli.errors import DlcliError, InputError, RunError, WriteError, os_reason
-from dlcli.numbers import count, counted, measure
+from dlcli.numbers import count, counted, duration
 from dlcli.reports import boundary
 from dlcli.reports.background import Painter
 from dlcli.reports.confusion import confusion_block
@@ -398,7 +398,7 @@ def _finish(trainer: Trainer, config: Config, path: Path, started: str, say: Log
     attempt(lambda: say(
         f"{trainer.status} after {count(epochs)} epoch{'' if epochs == 1 else 's'} "
         f"({count(steps)} step{'' if steps == 1 else 's'}) in "
-        f"{measure(trainer.progress.train_seconds)}s of training"
+        f"{duration(trainer.progress.train_seconds)} of training"
         # a diverged run's reason is the error the command ends with: said once, last
         + (f": {trainer.message}" if trainer.message and trainer.status != "diverged"
            else "")))

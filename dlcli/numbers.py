@@ -122,3 +122,28 @@ def clock(seconds: Any) -> str:
     minutes, secs = divmod(max(0, int(seconds)), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def duration(seconds: Any) -> str:
+    """A time taken, to 3 significant digits in the unit that suits it: ``512 µs``,
+    ``1.20 ms``, ``119 ms``, ``5.30 s``, ``2 min 03 s``, ``1 h 02 min``; ``-`` for None."""
+    if seconds is None or isinstance(seconds, bool):
+        return MISSING
+    seconds = float(seconds)
+    if not math.isfinite(seconds):
+        return MISSING
+    seconds = max(0.0, seconds)
+    if seconds == 0:
+        return "0 s"
+    for limit, scale, unit in ((1e-3, 1e6, "µs"), (1.0, 1e3, "ms"), (60.0, 1.0, "s")):
+        if seconds < limit:
+            text = f"{seconds * scale:#.3g}"
+            if "e" in text or float(text) >= limit * scale:
+                continue   # 999.7 ms rounds to 1.00e+03 ms: say 1.00 s instead
+            return f"{text.rstrip('.')} {unit}"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+

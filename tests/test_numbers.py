@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from dlcli.numbers import clock, count, counted, measure, setting, spread
+from dlcli.numbers import clock, count, counted, duration, measure, setting, spread
 
 
 @pytest.mark.parametrize("value,text", [
@@ -78,3 +78,11 @@ def test_counted_puts_the_noun_in_the_right_number(n, noun, plural, text):
     (360000, "100:00:00"), (-1, "0:00"), (None, "-:--"), (float("inf"), "-:--")])
 def test_clock_writes_a_duration_as_minutes_and_seconds_with_hours_when_needed(seconds, text):
     assert clock(seconds) == text
+
+
+@pytest.mark.parametrize("seconds,text", [
+    (0, "0 s"), (0.000512, "512 µs"), (0.001198, "1.20 ms"), (0.119, "119 ms"),
+    (0.9996, "1.00 s"), (5.3, "5.30 s"), (12.345, "12.3 s"), (59.99, "1 min 00 s"),
+    (123.4, "2 min 03 s"), (3725, "1 h 02 min"), (None, "-"), (float("nan"), "-")])
+def test_duration_picks_the_unit_and_keeps_3_significant_digits(seconds, text):
+    assert duration(seconds) == text

@@ -239,8 +239,8 @@ def test_the_summary_writes_4_significant_digits_and_scientific_where_long(tmp_p
                                                                "batch_size": 1000})),
                    "--runs-dir", runs_dir / "long")
     assert result.exit_code == 0, result.output
-    assert re.search(r"^1,200 epochs, 1,200 steps, [\d.]+s training, [\d,]+ samples/s$",
-                     result.stderr, re.M), result.stderr
+    assert re.search(r"^1,200 epochs, 1,200 steps, [\d.]+ (µs|ms|s) of training, "
+                     r"[\d,]+ samples/s$", result.stderr, re.M), result.stderr
     final = cells(result.stderr, "final")
     assert final[0] == "1,200" and all(re.fullmatch(r"0\.\d{4}|0\.0\d{4}", c)
                                        for c in final[1:]), final

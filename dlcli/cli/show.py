@@ -23,6 +23,7 @@ if TYPE_CHECKING:   # the rest is imported where it is used: building the CLI lo
 
 SUMMARY_KEYS = ("epochs_run", "steps", "best_epoch", "monitor", "restored_epoch", "seed", "started",
                 "finished", "host", "pid", "parent")
+COUNT_KEYS = ("epochs_run", "steps", "best_epoch", "restored_epoch")
 
 
 def check_run_dir(path: Path) -> None:
@@ -56,16 +57,29 @@ def summary(record: RunRecord) -> list[tuple[str, str]]:
         rows.append(("tags", ", ".join(record.tags)))
     if record.note:
         rows.append(("note", record.note))
-    rows += [(key.replace("_", " "), format_param(m[key])) for key in SUMMARY_KEYS
-             if m.get(key) is not None]
-    if isinstance(m.get("train_seconds"), (int, float)):
+    rows += [(key.replace("_", " "), numbers.count(m[key]) if key in COUNT_KEYS
+              and isinstance(m[key], int) else format_param(m[key]))
+             for key in SUMMARY_KEYS if m.get(key) is not None]
+    # A killed run's metrics.json is the one written at its start: its time is not known.
+    if isinstance(m.get("train_seconds"), (int, float)) and record.status != "killed":
         speed = m.get("samples_per_second")
-        rows.append(("time", f"{numbers.measure(m['train_seconds'])}s training" + (
+        rows.append(("time", f"{numbers.duration(m['train_seconds'])} of training" + (
             f", {numbers.count(round(speed))} samples/s"
             if isinstance(speed, (int, float)) else "")))
     if record.overrides:
         rows.append(("overrides", " ".join(f"--set {o}" for o in record.overrides)))
     return rows
+
+
+def fact_lines(key: str, value: str, pad: int, width: int) -> str:
+    """``key  value`` with a long value (a message, a path) wrapped inside its own column, at
+    spaces where it has them, instead of running under the keys."""
+    import textwrap
+
+    room = max(20, width - pad - 2)
+    lines = textwrap.wrap(value, room, break_on_hyphens=False) or [""]
+    return "\n".join(f"{key if i == 0 else '':<{pad}}  {line}".rstrip()
+                     for i, line in enumerate(lines))
 
 
 def print_config(console: Console, config: Mapping[str, Any]) -> None:
@@ -133,7 +147,8 @@ def show(
     facts = summary(record)
     pad = max(len(key) for key, _ in facts)
     for key, value in facts:
-        console.print(f"{key:<{pad}}  {value}", markup=False, highlight=False)
+        console.print(fact_lines(key, value, pad, console.width), markup=False,
+                      highlight=False)
     if record.block("final") or record.block("best"):
         console.print()
         console.print(cli_console.summary_table(record.metrics))

@@ -248,7 +248,7 @@ def message(record: RunRecord) -> str:
 def _seconds(value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return MISSING
-    return f"{numbers.measure(value, 3)}s"
+    return numbers.duration(value)
 
 
 def _count(value: Any) -> str:
