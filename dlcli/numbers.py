@@ -99,12 +99,14 @@ def setting(x: Any, *, short: bool = False) -> str:
 
 def spread(mean: Any, std: Any, digits: int = DIGITS) -> str:
     """``mean ± std``: the std to 2 significant digits and the mean to the same decimal place
-    (never fewer than the mean's own ``digits`` would need to show it at all)."""
+    (never fewer than the mean's own ``digits`` would need to show it at all); ``± 0`` where
+    the values agree, and the mean alone without a std (one value)."""
     if mean is None:
         return MISSING
-    if std is None or not math.isfinite(float(std)) or float(std) == 0 \
-            or not math.isfinite(float(mean)):
+    if std is None or not math.isfinite(float(std)) or not math.isfinite(float(mean)):
         return measure(mean, digits)
+    if float(std) == 0:
+        return f"{measure(mean, digits)} ± 0"
     mean, std = float(mean), abs(float(std))
     if abs(mean) >= LARGE or 0 < abs(mean) < 1e-4 or std >= LARGE:
         return f"{measure(mean, digits)} ± {measure(std, 2)}"

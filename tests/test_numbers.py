@@ -51,7 +51,7 @@ def test_setting_reads_back_to_the_same_float_to_twelve_digits():
 
 @pytest.mark.parametrize("mean,std,text", [
     (0.2019, 0.012, "0.202 ± 0.012"), (1.098, 0.00032, "1.09800 ± 0.00032"),
-    (350.3, 47.2, "350 ± 47"), (1438.2, 1200.0, "1,400 ± 1,200"), (0.5, 0.0, "0.5"),
+    (350.3, 47.2, "350 ± 47"), (1438.2, 1200.0, "1,400 ± 1,200"), (0.5, 0.0, "0.5 ± 0"),
     (None, 0.1, "-"), (3.5e7, 1e6, "3.5e+07 ± 1e+06")])
 def test_spread_gives_mean_and_std_to_the_same_decimal_place(mean, std, text):
     assert spread(mean, std) == text

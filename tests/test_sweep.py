@@ -330,7 +330,7 @@ def test_compare_group_by_seed_gives_a_row_per_seed_and_plots_bands(small_sweep,
     lines = shown.stdout.splitlines()
     assert lines[0] == "| seed | n | best dev loss | best dev acc | best train loss |"
     assert {line.split(" | ")[0] for line in lines[2:4]} == {"| 5", "| 6"}
-    assert "2 groups of 4 runs by seed" in shown.stdout
+    assert "4 runs in 2 groups by seed" in shown.stdout
     assert (tmp_path / "g.png").stat().st_size > 1000
 
 

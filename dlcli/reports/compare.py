@@ -431,7 +431,7 @@ def kept_note(comparison: Comparison) -> str:
             f"({name} {numbers.measure(comparison.values[0])}) but kept the parameters of epoch "
             f"{numbers.count(final_epoch)} ({name} {numbers.measure(kept[0])}); by the kept "
             f"parameters {winner_title} is best ({numbers.measure(kept[winner])}). --metric "
-            f"{final} ranks by them; training.early_stopping keeps a best epoch")
+            f"{final} ranks by them; training.early_stopping keeps a best epoch.")
 
 
 def _md_escape(text: str) -> str:

@@ -196,8 +196,8 @@ def caption(grouping: Grouping, mark: str = "") -> str:
     runs = sum(len(g.records) for g in grouping.groups)
     best = grouping.groups[0] if grouping.groups and \
         grouping.groups[0].sort_value is not None else None
-    return (f"{numbers.counted(len(grouping.groups), 'group')} of "
-            f"{numbers.counted(runs, 'run')} by {', '.join(grouping.keys)}"
+    return (f"{numbers.counted(runs, 'run')} in "
+            f"{numbers.counted(len(grouping.groups), 'group')} by {', '.join(grouping.keys)}"
             + (f"; best{mark}: {best.label}" if best is not None else "")
             + f"; sorted by mean {grouping.metric} ({better} is better); mean ± std over "
             "each group's runs")
