@@ -123,10 +123,13 @@ def test_an_unknown_search_space_key(tmp_path):
      "config error at --set model.hidden: no value after '='; write --set model.hidden=VALUE "
      "(null for none)"),
     ("model.hidden=null", "config error at model.hidden: null is not allowed; must be a list"),
-    # one value gets no list hint: [1.5] would be as wrong as 1.5
+    # one value gets no list hint where one value is allowed too: [1.5] would be as wrong as
+    # 1.5; where only a list goes, a number gets it written as a list
     ("model.keep_prob=1.5",
      "config error at model.keep_prob: 1.5 is not allowed; must be at most 1.0, or a list"),
-    ("model.hidden=4", "config error at model.hidden: 4 is not allowed; must be a list"),
+    ("model.hidden=4", "config error at model.hidden: 4 is not allowed; must be a list (write "
+                       "a list as --set model.hidden=[4])"),
+    ("model.hidden=abc", "config error at model.hidden: 'abc' is not allowed; must be a list"),
     ("optimizer.name=ADAM", "config error at optimizer.name: 'ADAM' is not allowed; must be one "
                             "of gd, momentum, rmsprop, adam (did you mean 'adam'?)"),
     ("model.activation=[relu,tanh,relu]",

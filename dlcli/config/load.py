@@ -235,22 +235,35 @@ def _format_error(errors: list[dict[str, Any]], raw: dict[str, Any],
         else:
             allowed.append(requirement(each, parts))
     if any(e["type"] == "list_type" for e in same):
-        hint = _list_hint(path, value, set_texts.get(path)) or hint
+        only_a_list = all(e["type"] == "list_type" for e in same)
+        hint = _list_hint(path, value, set_texts.get(path), only_a_list) or hint
     unique = list(dict.fromkeys(allowed))
     return ConfigError(path, value, "must be " + ", or ".join(unique), hint)
 
 
-def _list_hint(path: str, value: Any, set_text: str | None) -> str:
+def _list_hint(path: str, value: Any, set_text: str | None, only_a_list: bool) -> str:
     """For comma-separated values where a list goes (``model.hidden: 16,8``, ``--set
-    model.hidden=16,8``): the list written out, as the user would write it there. Nothing for
-    one value: ``[1.5]`` is no better a ``model.keep_prob`` than ``1.5``."""
+    model.hidden=16,8``), or one value where only a list goes (``model.hidden=4``): the list
+    written out, as the user would write it there. Nothing for one value where a single value
+    is allowed too: ``[1.5]`` is no better a ``model.keep_prob`` than ``1.5``."""
     written = set_text if set_text is not None else value
-    if not isinstance(written, str) or "," not in written or any(c in written for c in "[]{}"):
+    if isinstance(written, (int, float)) and not isinstance(written, bool) and only_a_list:
+        written = str(written)
+    if not isinstance(written, str) or any(c in written for c in "[]{}") or not (
+            "," in written or (only_a_list and _is_number(written))):
         return ""
     items = written.strip()
     if set_text is not None:
         return f"write a list as --set {path}=[{items}]"
     return f"did you mean [{items}]?"
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def requirement(error: dict[str, Any], parts: Sequence[str] = ()) -> str:
