@@ -95,6 +95,17 @@ def test_piped_output_without_columns_is_80_wide_and_wide_shows_everything(
     assert "train acc" in wide and "time" in wide and "seed" in wide
 
 
+def test_wide_draws_the_table_as_wide_as_it_needs_and_the_lines_under_it_to_the_terminal(
+        tmp_path: Path) -> None:
+    write_run(tmp_path, "spiky", costs=[0.7, 0.05, 0.6, 0.65], stamp="20261124-161500")
+    write_run(tmp_path, "steady", costs=[0.7, 0.3, 0.2, 0.1], stamp="20261124-161501")
+    lines = compare(*sorted(tmp_path.iterdir()), "--wide").stdout.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("best run"))
+    under = " ".join(lines[at:])
+    assert "wins on its epoch 1" in under and "keeps a best epoch." in under
+    assert max(map(len, lines[at:])) <= 80
+
+
 def test_the_left_out_note_names_families_once_and_constant_columns_with_their_value(
         search: Path) -> None:
     out = " ".join(compare(search, columns=70).stdout.split())

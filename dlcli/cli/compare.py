@@ -119,8 +119,15 @@ def render_table(comparison: report.Comparison, console: Console, wide: bool = F
     console.print(table)
     lines = [report.caption(comparison, " (*)"),
              left_out_note(left_out, shown, width, WIDE_HINT), *report.notes(comparison)]
+    _print_lines(lines, console, wide)
+
+
+def _print_lines(lines: list[str], console: Console, wide: bool) -> None:
+    """The lines under a table, wrapped at words to the terminal even when ``--wide`` drew the
+    table as wide as it needs."""
+    text = table_console() if wide else console
     for line in filter(None, lines):
-        console.print(line, markup=False, highlight=False)
+        text.print(line, markup=False, highlight=False)
 
 
 def render_groups(grouping: grouped.Grouping, console: Console, wide: bool = False) -> None:
@@ -133,9 +140,8 @@ def render_groups(grouping: grouped.Grouping, console: Console, wide: bool = Fal
     width = console.width
     shown, left_out = _fit(columns, best, width, wide)
     console.print(_run_table(shown, best))
-    for line in filter(None, [grouped.caption(grouping, " (*)" if best else ""),
-                              left_out_note(left_out, shown, width, WIDE_HINT)]):
-        console.print(line, markup=False, highlight=False)
+    _print_lines([grouped.caption(grouping, " (*)" if best else ""),
+                  left_out_note(left_out, shown, width, WIDE_HINT)], console, wide)
 
 
 def group_keys(option: str | None, run_dirs: list[Path]) -> list[str] | None:
