@@ -70,7 +70,7 @@ def history(run: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def _sigint_as_in_a_terminal() -> None:
+def sigint_as_in_a_terminal() -> None:
     # A process started in the background of a non-interactive shell (as CI may start the
     # suite) inherits SIGINT ignored, and Python then never raises KeyboardInterrupt: a child
     # meant to be interrupted gets the default disposition back, as a foreground command has.
@@ -80,7 +80,7 @@ def _sigint_as_in_a_terminal() -> None:
 def start_interruptible(args: list[str], **kwargs: Any) -> subprocess.Popen:
     """``subprocess.Popen(args, ...)`` for a command a test will Ctrl-C (with ``interrupt``)."""
     return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=_sigint_as_in_a_terminal, **kwargs)
+                            preexec_fn=sigint_as_in_a_terminal, **kwargs)
 
 
 def interrupt(proc: subprocess.Popen, *, wait: float = 20.0, attempts: int = 3
