@@ -130,6 +130,11 @@ def test_an_unknown_search_space_key(tmp_path):
     ("model.hidden=4", "config error at model.hidden: 4 is not allowed; must be a list (write "
                        "a list as --set model.hidden=[4])"),
     ("model.hidden=abc", "config error at model.hidden: 'abc' is not allowed; must be a list"),
+    # a switch takes true or false, not a number pydantic would read as one
+    ("training.shuffle=1", "config error at training.shuffle: 1 is not allowed; must be true or "
+                           "false"),
+    ("data.augment.flip=2", "config error at data.augment.flip: 2 is not allowed; must be true "
+                            "or false"),
     ("optimizer.name=ADAM", "config error at optimizer.name: 'ADAM' is not allowed; must be one "
                             "of gd, momentum, rmsprop, adam (did you mean 'adam'?)"),
     ("model.activation=[relu,tanh,relu]",

@@ -51,16 +51,24 @@ class Section(BaseModel):
 
     @field_validator("*", mode="before")
     @classmethod
-    def _no_booleans_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
-        # pydantic reads true as 1 where a number goes: "epochs: true" trained one epoch.
-        if isinstance(value, bool) and info.field_name is not None:
-            annotation = cls.model_fields[info.field_name].annotation
-            kinds = _scalar_kinds(annotation)
+    def _booleans_only_where_they_go(cls, value: Any, info: ValidationInfo) -> Any:
+        # pydantic reads true as 1 where a number goes ("epochs: true" trained one epoch), and
+        # 1, "yes" or "on" as true where a switch goes ("shuffle: 1"): both are refused.
+        if info.field_name is None:
+            return value
+        annotation = cls.model_fields[info.field_name].annotation
+        kinds = _scalar_kinds(annotation)
+        names = [name for arg in get_args(annotation)
+                 if get_origin(arg) is Literal for name in get_args(arg)]
+        if isinstance(value, bool):
             if bool not in kinds and kinds & {int, float}:
-                names = [f"'{name}'" for arg in get_args(annotation)
-                         if get_origin(arg) is Literal for name in get_args(arg)]
                 wanted = "a whole number" if int in kinds and float not in kinds else "a number"
-                raise PydanticCustomError("number_not_boolean", ", or ".join([wanted, *names]))
+                raise PydanticCustomError("number_not_boolean", ", or ".join(
+                    [wanted, *(f"'{name}'" for name in names)]))
+        elif bool in kinds and not kinds & {int, float, str} and value is not None \
+                and value not in names:
+            raise PydanticCustomError("boolean_not_number", ", or ".join(
+                ["true or false", *(f"'{name}'" for name in names)]))
         return value
 
 
