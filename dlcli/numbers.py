@@ -26,6 +26,16 @@ MISSING = "-"
 LARGE = 1e6         # from here on a measured value is written in scientific notation
 
 
+def is_number(text: str) -> bool:
+    """Whether ``text`` reads as a number (``"16"``, ``"1e-4"``, ``"nan"``): a CSV header
+    cell that is data, a value written where a list goes."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def count(n: Any) -> str:
     """``192,000``; ``-`` for None."""
     if n is None:

@@ -46,7 +46,7 @@ from dlcli.errors import DataError, InputError, os_reason
 from dlcli.npzfile import MemberRows, open_npz
 from dlcli.run_schema import CONFIG_FILE
 from dlcli.build import data_stream, load_run_data
-from dlcli.numbers import counted
+from dlcli.numbers import counted, is_number
 
 CHUNK_VALUES = 1 << 20    # feature values per chunk: 8 MiB of float64, whatever the width
 MAX_CHUNK_ROWS = 65536
@@ -188,7 +188,7 @@ def _header(handle: io.TextIOBase, path: str) -> tuple[list[str], str | None]:
                 names = [cell.strip() for cell in next(csv.reader([line]))]
             except csv.Error as exc:
                 raise DataError(f"the header row cannot be read ({exc})", file=path) from None
-            if all(_is_number(name) for name in names):
+            if all(is_number(name) for name in names):
                 return [f"col{j + 1}" for j in range(len(names))], line
             for j, name in enumerate(names):
                 if not name:
@@ -200,13 +200,6 @@ def _header(handle: io.TextIOBase, path: str) -> tuple[list[str], str | None]:
             return names, None
     raise DataError("the file is empty (no header row)", file=path)
 
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-        return True
-    except ValueError:
-        return False
 
 
 def _columns(header: list[str], features: list[str], label: str | None, path: str,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
@@ -235,13 +235,7 @@ def compare(
         # One sweep directory grouped by its own grid: --plot draws what sweep drew.
         sweep = run_dirs[0] if group_by is None and not tag else None
         _show_groups(grouping, comparison, output_format, plot, wide, sweep)
-    elif output_format is Format.json:
-        typer.echo(report.to_json(comparison))
-    elif output_format is Format.csv:
-        typer.echo(report.to_csv(comparison), nl=False)
-    elif output_format is Format.markdown:
-        typer.echo(report.to_markdown(comparison), nl=False)
-    else:
+    elif not _write(report, comparison, output_format):
         render_table(comparison, table_console(wide), wide)
     if output_format in (Format.json, Format.csv):
         for note in report.notes(comparison):
@@ -263,21 +257,26 @@ def compare(
                        else f"none of the {len(records):,} runs could be read")
 
 
+def _write(writers: Any, subject: Any, output_format: Format) -> bool:
+    """``subject`` (runs, or their groups) in a machine format, written by ``writers`` (the
+    module with its ``to_json``, ``to_csv`` and ``to_markdown``); False for the table."""
+    write = {Format.json: writers.to_json, Format.csv: writers.to_csv,
+             Format.markdown: writers.to_markdown}.get(output_format)
+    if write is None:
+        return False
+    typer.echo(write(subject), nl=output_format is Format.json)
+    return True
+
+
 def _show_groups(grouping: grouped.Grouping, comparison: report.Comparison,
                  output_format: Format, plot: Path | None, wide: bool,
                  sweep: Path | None = None) -> None:
     from dlcli.reports import compare as report
     from dlcli.reports import groups as grouped
 
-    if output_format is Format.json:
-        typer.echo(grouped.to_json(grouping))
-    elif output_format is Format.csv:
-        typer.echo(grouped.to_csv(grouping), nl=False)
-    elif output_format is Format.markdown:
-        typer.echo(grouped.to_markdown(grouping), nl=False)
-    else:
+    if not _write(grouped, grouping, output_format):
         render_groups(grouping, table_console(wide), wide)
-    for note in report.notes(comparison):
+    for note in report.notes(comparison, ranked=False):
         typer.echo(f"note: {note}", err=True)
     if plot is not None:
         from dlcli.reports.study_plot import plot_study

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 from dlcli.config import safe_yaml
 from dlcli.config.schema import NAME_PATTERN, Config
 from dlcli.errors import ConfigError, kind_of, os_reason, shown, shown_name
-from dlcli.numbers import counted
+from dlcli.numbers import counted, is_number
 from dlcli.registry import did_you_mean
 
 # Keys whose values are free-form mappings (checked later by the stage that uses them).
@@ -250,20 +250,13 @@ def _list_hint(path: str, value: Any, set_text: str | None, only_a_list: bool) -
     if isinstance(written, (int, float)) and not isinstance(written, bool) and only_a_list:
         written = str(written)
     if not isinstance(written, str) or any(c in written for c in "[]{}") or not (
-            "," in written or (only_a_list and _is_number(written))):
+            "," in written or (only_a_list and is_number(written))):
         return ""
     items = written.strip()
     if set_text is not None:
         return f"write a list as --set {path}=[{items}]"
     return f"did you mean [{items}]?"
 
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def requirement(error: dict[str, Any], parts: Sequence[str] = ()) -> str:

@@ -58,9 +58,9 @@ from dlcli.data.mapped import map_array
 from dlcli.data.table import Table
 from dlcli.data.transforms import pixel_transforms
 from dlcli.errors import DataError, os_reason, shown
-from dlcli.numbers import counted
 from dlcli.npzfile import open_npz
 from dlcli.registry import did_you_mean
+from dlcli.numbers import counted, is_number
 
 _FINITE_BLOCK_ROWS = 65536  # rows checked at a time in NPZ/NPY features (which may be a map)
 _LOADTXT = dict(delimiter=",", quotechar='"', comments=None, ndmin=2)
@@ -153,7 +153,7 @@ def _read_csv_numpy(path: str, header: list[str], skip: int, named: bool, t: int
             raise DataError("is not UTF-8 text", file=path) from None
         except ValueError as exc:
             error, hint = exc, _loadtxt_hint(exc)
-            if hint is not None and not _is_number(hint[0]):
+            if hint is not None and not is_number(hint[0]):
                 break  # not even a float: reading as floats would fail at the same cell
     if table is None:
         assert error is not None
@@ -230,7 +230,7 @@ def _read_header(path: str, mode: bool | str = "auto") -> tuple[list[str], int, 
                     continue
                 if header is None:
                     header = [cell.strip() for cell in row]
-                    named = mode is True or (mode == "auto" and not all(map(_is_number, header)))
+                    named = mode is True or (mode == "auto" and not all(map(is_number, header)))
                     if not named:
                         skip = before
                         break  # this row is data
@@ -285,13 +285,6 @@ def _target_index(path: str, header: list[str], target: str | int | None, named:
                     + (f"; {hint}" if hint else "") + f"; the columns are: {listing}{separator}",
                     file=path, column=target)
 
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-        return True
-    except ValueError:
-        return False
 
 
 def _loadtxt_hint(error: ValueError) -> tuple[str, int] | None:

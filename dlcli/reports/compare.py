@@ -398,12 +398,13 @@ def caption(comparison: Comparison, mark: str = "") -> str:
             f"{comparison.metric} ({better} is better)")
 
 
-def notes(comparison: Comparison) -> list[str]:
-    """One line per run that is unreadable or did not simply complete, saying why; and one when
-    the best run wins on parameters it did not keep (``kept_note``)."""
-    return [line for line in (kept_note(comparison), *(
-        f"{run_path(r)}: {r.status}: {message(r)}" for r in comparison.records if message(r)))
-        if line]
+def notes(comparison: Comparison, ranked: bool = True) -> list[str]:
+    """One line per run that is unreadable or did not simply complete, saying why; and, where
+    the runs themselves are ranked (``ranked``, not their groups), one when the best run wins
+    on parameters it did not keep (``kept_note``)."""
+    kept = kept_note(comparison) if ranked else ""
+    return [line for line in (kept, *(f"{run_path(r)}: {r.status}: {message(r)}"
+                                      for r in comparison.records if message(r))) if line]
 
 
 def kept_note(comparison: Comparison) -> str:
